@@ -1,0 +1,1298 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * The ruleset of table inet netd, built as a plan (see fw-private.h).
+ *
+ * A packet's path does not grow with the number of networks: base chains
+ * dispatch through verdict maps to small per-network chains.
+ *
+ *   forward (filter, 0)      iifname vmap @from_bridge -> NAME-from
+ *                            oifname vmap @to_bridge   -> NAME-to
+ *   input (filter, 0)        iifname vmap @input_bridge -> NAME-in
+ *   prerouting (nat, -100)   fib daddr type local
+ *   output (nat, -100)         meta l4proto . th dport vmap @dnat -> NAME-dnat
+ *   postrouting (nat, 100)   ip saddr vmap @masq4, ip6 saddr vmap @masq6
+ *                              -> NAME-masq
+ *   mangle_postrouting       DHCP replies onto our bridges: UDP checksum 0
+ *     (filter, -150)
+ *
+ * Every base chain has policy accept: netd decides only for its bridges'
+ * traffic.  Base chain names have no '-' and every per-network chain name
+ * is NAME-SUFFIX with a distinct last letter per suffix, so no two chains
+ * can share a name.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <net/if.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <libnftnl/udata.h>
+#include <linux/netfilter.h>
+#include <linux/netfilter/nf_conntrack_common.h>
+#include <linux/netfilter/nf_tables.h>
+#include <linux/rtnetlink.h>
+
+#include "firewall/fw-private.h"
+
+#define FW_PORT_DHCP_SERVER	67
+#define FW_PORT_DHCP_CLIENT	68
+#define FW_PORT_DHCP6_SERVER	547
+#define FW_PORT_DNS		53
+#define FW_ICMP6_ROUTER_SOLICIT	133
+#define FW_ICMP6_NEIGH_SOLICIT	135
+#define FW_ICMP6_NEIGH_ADVERT	136
+#define FW_TH_SPORT		0
+#define FW_TH_DPORT		2
+#define FW_UDP_CHECKSUM		6
+
+struct fw_ctx {
+	struct fw_plan *plan;
+	char *err;
+	size_t errlen;
+	char rule_chain[FW_CHAIN_NAME_MAX];	/* chain of the last rule */
+	unsigned int rule_no;
+	struct nftnl_set *elems;	/* NEWSETELEM message being filled */
+	unsigned int elems_n;
+	unsigned int elems_part;
+};
+
+/* A network's subnet (host bits cleared) or a host address (len = bits). */
+struct fw_subnet {
+	int family;
+	uint8_t len;
+	uint8_t bytes;
+	uint8_t addr[16];
+};
+
+/* A port forward and its network, sorted to find duplicates and to fill
+ * the dnat map in a stable order. */
+struct fw_fwd_ref {
+	uint8_t proto;
+	uint16_t port;
+	int family;
+	size_t net;
+};
+
+/* nftables (not the kernel) keeps a set's key byte order in the set's
+ * user data; without it `nft list` prints interface names as "". */
+#define FW_BYTEORDER_HOST	1
+#define FW_BYTEORDER_BIG	2
+
+struct fw_set_def {
+	const char *name;
+	uint32_t key_type;
+	uint32_t key_len;
+	uint32_t flags;
+	uint32_t key_byteorder;	/* 0: none recorded */
+};
+
+static const struct fw_set_def fw_sets[] = {
+	{ FW_SET_BRIDGES, FW_TYPE_IFNAME, IFNAMSIZ, 0, FW_BYTEORDER_HOST },
+	{ FW_MAP_FROM, FW_TYPE_IFNAME, IFNAMSIZ, NFT_SET_MAP,
+	  FW_BYTEORDER_HOST },
+	{ FW_MAP_TO, FW_TYPE_IFNAME, IFNAMSIZ, NFT_SET_MAP,
+	  FW_BYTEORDER_HOST },
+	{ FW_MAP_INPUT, FW_TYPE_IFNAME, IFNAMSIZ, NFT_SET_MAP,
+	  FW_BYTEORDER_HOST },
+	{ FW_MAP_MASQ4, FW_TYPE_IPADDR, 4, NFT_SET_MAP | NFT_SET_INTERVAL,
+	  FW_BYTEORDER_BIG },
+	{ FW_MAP_MASQ6, FW_TYPE_IP6ADDR, 16, NFT_SET_MAP | NFT_SET_INTERVAL,
+	  FW_BYTEORDER_BIG },
+	/* inet_proto . inet_service: each field takes a 4-byte register */
+	{ FW_MAP_DNAT,
+	  FW_TYPE_INET_PROTOCOL << FW_TYPE_BITS | FW_TYPE_INET_SERVICE, 8,
+	  NFT_SET_MAP, 0 },
+};
+
+struct fw_base_chain {
+	const char *name;
+	const char *type;
+	uint32_t hook;
+	int32_t prio;
+};
+
+static const struct fw_base_chain fw_base_chains[] = {
+	{ "forward", "filter", NF_INET_FORWARD, 0 },
+	{ "input", "filter", NF_INET_LOCAL_IN, 0 },
+	{ "prerouting", "nat", NF_INET_PRE_ROUTING, -100 },
+	{ "output", "nat", NF_INET_LOCAL_OUT, -100 },
+	{ "postrouting", "nat", NF_INET_POST_ROUTING, 100 },
+	{ "mangle_postrouting", "filter", NF_INET_POST_ROUTING, -150 },
+};
+
+#define FW_N_ELEMS(a) (sizeof(a) / sizeof((a)[0]))
+
+__attribute__((format(printf, 3, 4)))
+static int fw_fail(struct fw_ctx *ctx, int err, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (ctx->err && ctx->errlen) {
+		va_start(ap, fmt);
+		vsnprintf(ctx->err, ctx->errlen, fmt, ap);
+		va_end(ap);
+	}
+	return err;
+}
+
+static int fw_oom(struct fw_ctx *ctx)
+{
+	return fw_fail(ctx, -ENOMEM, "out of memory building the ruleset");
+}
+
+/* ---- validation ---- */
+
+static bool fw_name_ok(const char *name)
+{
+	size_t len = name ? strlen(name) : 0;
+
+	if (len == 0 || len > FW_NAME_MAX)
+		return false;
+	for (size_t i = 0; i < len; i++) {
+		char c = name[i];
+
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		      (c >= '0' && c <= '9') || c == '-' || c == '_'))
+			return false;
+	}
+	return true;
+}
+
+static bool fw_ifname_ok(const char *name)
+{
+	size_t len = name ? strlen(name) : 0;
+
+	return len > 0 && len < IFNAMSIZ && !strchr(name, '/');
+}
+
+static bool fw_has_uplink(const struct fw_network *net)
+{
+	return net->uplink && net->uplink[0];
+}
+
+static int fw_check_prefix(struct fw_ctx *ctx, const struct fw_network *net,
+			   const struct fw_prefix *p)
+{
+	if (p->family == AF_INET && p->len <= 32)
+		return 0;
+	if (p->family == AF_INET6 && p->len <= 128)
+		return 0;
+	return fw_fail(ctx, -EINVAL, "network %s: invalid address family "
+		       "or prefix length /%u", net->name, p->len);
+}
+
+static int fw_check_forward(struct fw_ctx *ctx, const struct fw_network *net,
+			    const struct fw_forward *f)
+{
+	if (f->proto != IPPROTO_TCP && f->proto != IPPROTO_UDP)
+		return fw_fail(ctx, -EINVAL, "network %s: port forward with "
+			       "protocol %u (only tcp and udp)", net->name,
+			       f->proto);
+	if (f->family != AF_INET && f->family != AF_INET6)
+		return fw_fail(ctx, -EINVAL, "network %s: port forward %u "
+			       "with invalid address family", net->name,
+			       f->host_port);
+	if (f->host_port == 0 || f->guest_port == 0)
+		return fw_fail(ctx, -EINVAL, "network %s: port forward with "
+			       "port 0", net->name);
+	return 0;
+}
+
+static int fw_check_names(struct fw_ctx *ctx, const struct fw_network *net)
+{
+	if (!fw_name_ok(net->name))
+		return fw_fail(ctx, -EINVAL, "invalid network name \"%s\" "
+			       "(letters, digits, '-', '_'; at most %d)",
+			       net->name ? net->name : "", FW_NAME_MAX);
+	if (!fw_ifname_ok(net->bridge))
+		return fw_fail(ctx, -EINVAL, "network %s: invalid bridge "
+			       "name \"%s\" (1 to %d characters)", net->name,
+			       net->bridge ? net->bridge : "", IFNAMSIZ - 1);
+	if (fw_has_uplink(net) && !fw_ifname_ok(net->uplink))
+		return fw_fail(ctx, -EINVAL, "network %s: invalid uplink "
+			       "name \"%s\" (1 to %d characters)", net->name,
+			       net->uplink, IFNAMSIZ - 1);
+	return 0;
+}
+
+static int fw_check_network(struct fw_ctx *ctx, const struct fw_network *net)
+{
+	int ret = fw_check_names(ctx, net);
+
+	if (ret < 0)
+		return ret;
+	switch (net->mode) {
+	case FW_MODE_NAT:
+	case FW_MODE_ROUTED:
+	case FW_MODE_ISOLATED:
+		break;
+	default:
+		return fw_fail(ctx, -EINVAL, "network %s: invalid mode %d",
+			       net->name, (int)net->mode);
+	}
+	if ((net->n_prefixes && !net->prefixes) ||
+	    (net->n_forwards && !net->forwards))
+		return fw_fail(ctx, -EINVAL, "network %s: missing array",
+			       net->name);
+	for (size_t i = 0; ret == 0 && i < net->n_prefixes; i++)
+		ret = fw_check_prefix(ctx, net, &net->prefixes[i]);
+	for (size_t i = 0; ret == 0 && net->mode == FW_MODE_NAT &&
+	     i < net->n_forwards; i++)
+		ret = fw_check_forward(ctx, net, &net->forwards[i]);
+	return ret;
+}
+
+static void fw_subnet_of(const struct fw_prefix *p, bool host,
+			 struct fw_subnet *s)
+{
+	s->family = p->family;
+	s->bytes = p->family == AF_INET ? 4 : 16;
+	memset(s->addr, 0, sizeof(s->addr));
+	memcpy(s->addr, p->family == AF_INET ? (const void *)&p->host.v4 :
+	       (const void *)&p->host.v6, s->bytes);
+	s->len = host ? s->bytes * 8 : p->len;
+	for (unsigned int bit = s->len; bit < s->bytes * 8u; bit++)
+		s->addr[bit / 8] &= (uint8_t)~(0x80 >> (bit % 8));
+}
+
+/* Is b inside a? */
+static bool fw_subnet_contains(const struct fw_subnet *a,
+			       const struct fw_subnet *b)
+{
+	if (a->family != b->family || a->len > b->len)
+		return false;
+	for (unsigned int bit = 0; bit < a->len; bit++) {
+		uint8_t m = 0x80 >> (bit % 8);
+
+		if ((a->addr[bit / 8] & m) != (b->addr[bit / 8] & m))
+			return false;
+	}
+	return true;
+}
+
+/* Does another prefix of the network already cover prefix i's subnet?
+ * (Two addresses in one subnet are legal; their subnet is used once.) */
+static bool fw_prefix_redundant(const struct fw_network *net, size_t i)
+{
+	struct fw_subnet si, sj;
+
+	fw_subnet_of(&net->prefixes[i], false, &si);
+	for (size_t j = 0; j < net->n_prefixes; j++) {
+		if (j == i)
+			continue;
+		fw_subnet_of(&net->prefixes[j], false, &sj);
+		if (fw_subnet_contains(&sj, &si) && (sj.len < si.len || j < i))
+			return true;
+	}
+	return false;
+}
+
+/* Masquerading maps source subnets to networks: nat subnets must not
+ * overlap across networks. */
+static int fw_check_overlap(struct fw_ctx *ctx, const struct fw_network *a,
+			    const struct fw_network *b)
+{
+	struct fw_subnet sa, sb;
+	char buf[INET6_ADDRSTRLEN];
+
+	for (size_t i = 0; i < a->n_prefixes; i++) {
+		fw_subnet_of(&a->prefixes[i], false, &sa);
+		for (size_t j = 0; j < b->n_prefixes; j++) {
+			fw_subnet_of(&b->prefixes[j], false, &sb);
+			if (!fw_subnet_contains(&sa, &sb) &&
+			    !fw_subnet_contains(&sb, &sa))
+				continue;
+			inet_ntop(sa.family, sa.addr, buf, sizeof(buf));
+			return fw_fail(ctx, -EEXIST, "networks %s and %s "
+				       "have overlapping subnets (%s/%u)",
+				       a->name, b->name, buf, sa.len);
+		}
+	}
+	return 0;
+}
+
+static int fw_check_pair(struct fw_ctx *ctx, const struct fw_network *a,
+			 const struct fw_network *b)
+{
+	if (strcmp(a->name, b->name) == 0)
+		return fw_fail(ctx, -EEXIST, "network %s is listed twice",
+			       a->name);
+	if (strcmp(a->bridge, b->bridge) == 0)
+		return fw_fail(ctx, -EEXIST, "networks %s and %s use the same "
+			       "bridge %s", a->name, b->name, a->bridge);
+	if (a->mode == FW_MODE_NAT && b->mode == FW_MODE_NAT)
+		return fw_check_overlap(ctx, a, b);
+	return 0;
+}
+
+static int fw_check(struct fw_ctx *ctx, const struct fw_network *nets,
+		    size_t n)
+{
+	int ret = 0;
+
+	for (size_t i = 0; ret == 0 && i < n; i++)
+		ret = fw_check_network(ctx, &nets[i]);
+	for (size_t i = 0; ret == 0 && i < n; i++)
+		for (size_t j = i + 1; ret == 0 && j < n; j++)
+			ret = fw_check_pair(ctx, &nets[i], &nets[j]);
+	return ret;
+}
+
+static int fw_fwd_ref_cmp(const void *pa, const void *pb)
+{
+	const struct fw_fwd_ref *a = pa, *b = pb;
+
+	if (a->proto != b->proto)
+		return a->proto < b->proto ? -1 : 1;
+	if (a->port != b->port)
+		return a->port < b->port ? -1 : 1;
+	if (a->net != b->net)
+		return a->net < b->net ? -1 : 1;
+	return a->family - b->family;
+}
+
+static const char *fw_proto_name(uint8_t proto)
+{
+	return proto == IPPROTO_TCP ? "tcp" : "udp";
+}
+
+/* A (protocol, host port) pair may be forwarded by one network only, and
+ * by that network once per guest address family. */
+static int fw_check_fwd_refs(struct fw_ctx *ctx, const struct fw_network *nets,
+			     const struct fw_fwd_ref *refs, size_t n)
+{
+	for (size_t i = 1; i < n; i++) {
+		const struct fw_fwd_ref *a = &refs[i - 1], *b = &refs[i];
+
+		if (a->proto != b->proto || a->port != b->port)
+			continue;
+		if (a->net != b->net)
+			return fw_fail(ctx, -EEXIST, "%s port %u is forwarded "
+				       "by networks %s and %s",
+				       fw_proto_name(a->proto), a->port,
+				       nets[a->net].name, nets[b->net].name);
+		if (a->family == b->family)
+			return fw_fail(ctx, -EEXIST, "network %s forwards %s "
+				       "port %u twice", nets[a->net].name,
+				       fw_proto_name(a->proto), a->port);
+	}
+	return 0;
+}
+
+static int fw_collect_forwards(struct fw_ctx *ctx,
+			       const struct fw_network *nets, size_t n,
+			       struct fw_fwd_ref **ret, size_t *ret_n)
+{
+	struct fw_fwd_ref *refs;
+	size_t total = 0, k = 0;
+	int r;
+
+	for (size_t i = 0; i < n; i++)
+		if (nets[i].mode == FW_MODE_NAT)
+			total += nets[i].n_forwards;
+	refs = calloc(total ? total : 1, sizeof(*refs));
+	if (!refs)
+		return fw_oom(ctx);
+	for (size_t i = 0; i < n; i++) {
+		for (size_t j = 0; nets[i].mode == FW_MODE_NAT &&
+		     j < nets[i].n_forwards; j++) {
+			const struct fw_forward *f = &nets[i].forwards[j];
+
+			refs[k++] = (struct fw_fwd_ref){ f->proto, f->host_port,
+							 f->family, i };
+		}
+	}
+	qsort(refs, total, sizeof(*refs), fw_fwd_ref_cmp);
+	r = fw_check_fwd_refs(ctx, nets, refs, total);
+	if (r < 0) {
+		free(refs);
+		return r;
+	}
+	*ret = refs;
+	*ret_n = total;
+	return 0;
+}
+
+/* ---- tables, chains, sets, elements ---- */
+
+static void fw_chain_name(char *buf, const struct fw_network *net,
+			  const char *suffix)
+{
+	snprintf(buf, FW_CHAIN_NAME_MAX, "%s-%s", net->name, suffix);
+}
+
+static int fw_build_tables(struct fw_ctx *ctx)
+{
+	/* add table (so the delete cannot fail), delete it with all its
+	 * content, add it again and fill it */
+	enum fw_msg_type types[] = { FW_MSG_NEWTABLE, FW_MSG_DELTABLE,
+				     FW_MSG_NEWTABLE };
+
+	for (size_t i = 0; i < FW_N_ELEMS(types); i++) {
+		struct nftnl_table *t = fw_table_new(NFPROTO_INET, FW_TABLE);
+
+		if (!t || fw_plan_push(ctx->plan, types[i], t, 0) < 0)
+			return fw_oom(ctx);
+	}
+	return 0;
+}
+
+static int fw_add_chain(struct fw_ctx *ctx, const char *name,
+			const struct fw_base_chain *base)
+{
+	struct nftnl_chain *c = nftnl_chain_alloc();
+	int ret;
+
+	if (!c)
+		return fw_oom(ctx);
+	nftnl_chain_set_u32(c, NFTNL_CHAIN_FAMILY, NFPROTO_INET);
+	ret = nftnl_chain_set_str(c, NFTNL_CHAIN_TABLE, FW_TABLE);
+	if (ret == 0)
+		ret = nftnl_chain_set_str(c, NFTNL_CHAIN_NAME, name);
+	if (ret == 0 && base) {
+		nftnl_chain_set_u32(c, NFTNL_CHAIN_HOOKNUM, base->hook);
+		nftnl_chain_set_s32(c, NFTNL_CHAIN_PRIO, base->prio);
+		nftnl_chain_set_u32(c, NFTNL_CHAIN_POLICY, NF_ACCEPT);
+		ret = nftnl_chain_set_str(c, NFTNL_CHAIN_TYPE, base->type);
+	}
+	if (ret < 0) {
+		nftnl_chain_free(c);
+		return fw_oom(ctx);
+	}
+	if (fw_plan_push(ctx->plan, FW_MSG_NEWCHAIN, c, 0) < 0)
+		return fw_oom(ctx);
+	return 0;
+}
+
+static int fw_add_net_chains(struct fw_ctx *ctx, const struct fw_network *net)
+{
+	const char *suffixes[] = { "from", "to", "in", "masq", "dnat" };
+	size_t n = 3;
+	char name[FW_CHAIN_NAME_MAX];
+	int ret = 0;
+
+	if (net->mode == FW_MODE_NAT)
+		n = net->n_forwards ? 5 : 4;
+	for (size_t i = 0; ret == 0 && i < n; i++) {
+		fw_chain_name(name, net, suffixes[i]);
+		ret = fw_add_chain(ctx, name, NULL);
+	}
+	return ret;
+}
+
+static int fw_build_chains(struct fw_ctx *ctx, const struct fw_network *nets,
+			   size_t n)
+{
+	int ret = 0;
+
+	for (size_t i = 0; ret == 0 && i < FW_N_ELEMS(fw_base_chains); i++)
+		ret = fw_add_chain(ctx, fw_base_chains[i].name,
+				   &fw_base_chains[i]);
+	for (size_t i = 0; ret == 0 && i < n; i++)
+		ret = fw_add_net_chains(ctx, &nets[i]);
+	return ret;
+}
+
+static struct nftnl_set *fw_set_new(const char *name)
+{
+	struct nftnl_set *s = nftnl_set_alloc();
+
+	if (!s)
+		return NULL;
+	nftnl_set_set_u32(s, NFTNL_SET_FAMILY, NFPROTO_INET);
+	if (nftnl_set_set_str(s, NFTNL_SET_TABLE, FW_TABLE) < 0 ||
+	    nftnl_set_set_str(s, NFTNL_SET_NAME, name) < 0) {
+		nftnl_set_free(s);
+		return NULL;
+	}
+	return s;
+}
+
+static int fw_set_udata(struct nftnl_set *s, uint32_t key_byteorder)
+{
+	struct nftnl_udata_buf *ud = nftnl_udata_buf_alloc(64);
+	int ret = -1;
+
+	if (!ud)
+		return -1;
+	if (nftnl_udata_put_u32(ud, NFTNL_UDATA_SET_KEYBYTEORDER,
+				key_byteorder))
+		ret = nftnl_set_set_data(s, NFTNL_SET_USERDATA,
+					 nftnl_udata_buf_data(ud),
+					 nftnl_udata_buf_len(ud));
+	nftnl_udata_buf_free(ud);
+	return ret;
+}
+
+static int fw_add_set(struct fw_ctx *ctx, const struct fw_set_def *def,
+		      uint32_t id)
+{
+	struct nftnl_set *s = fw_set_new(def->name);
+
+	if (!s)
+		return fw_oom(ctx);
+	/* the kernel requires a batch-local id for new sets */
+	nftnl_set_set_u32(s, NFTNL_SET_ID, id);
+	nftnl_set_set_u32(s, NFTNL_SET_KEY_TYPE, def->key_type);
+	nftnl_set_set_u32(s, NFTNL_SET_KEY_LEN, def->key_len);
+	nftnl_set_set_u32(s, NFTNL_SET_FLAGS, def->flags);
+	if (def->flags & NFT_SET_MAP)
+		nftnl_set_set_u32(s, NFTNL_SET_DATA_TYPE, NFT_DATA_VERDICT);
+	if (def->key_byteorder && fw_set_udata(s, def->key_byteorder) < 0) {
+		nftnl_set_free(s);
+		return fw_oom(ctx);
+	}
+	if (fw_plan_push(ctx->plan, FW_MSG_NEWSET, s, 0) < 0)
+		return fw_oom(ctx);
+	return 0;
+}
+
+static int fw_build_sets(struct fw_ctx *ctx)
+{
+	int ret = 0;
+
+	for (size_t i = 0; ret == 0 && i < FW_N_ELEMS(fw_sets); i++)
+		ret = fw_add_set(ctx, &fw_sets[i], (uint32_t)i + 1);
+	return ret;
+}
+
+/* Make ctx->elems a NEWSETELEM message for set with room for one more. */
+static int fw_elems_holder(struct fw_ctx *ctx, const char *set)
+{
+	bool same = ctx->elems &&
+		    strcmp(nftnl_set_get_str(ctx->elems, NFTNL_SET_NAME),
+			   set) == 0;
+	struct nftnl_set *s;
+
+	if (same && ctx->elems_n < FW_ELEMS_PER_MSG)
+		return 0;
+	s = fw_set_new(set);
+	if (!s)
+		return fw_oom(ctx);
+	ctx->elems_part = same ? ctx->elems_part + 1 : 1;
+	if (fw_plan_push(ctx->plan, FW_MSG_NEWSETELEM, s,
+			 ctx->elems_part) < 0)
+		return fw_oom(ctx);
+	ctx->elems = s;
+	ctx->elems_n = 0;
+	return 0;
+}
+
+/* Element KEY [: jump JUMP], FLAGS e.g. NFT_SET_ELEM_INTERVAL_END. */
+static int fw_elem_add(struct fw_ctx *ctx, const char *set, const void *key,
+		       uint32_t len, uint32_t flags, const char *jump)
+{
+	struct nftnl_set_elem *e;
+	int ret = fw_elems_holder(ctx, set);
+
+	if (ret < 0)
+		return ret;
+	e = nftnl_set_elem_alloc();
+	if (!e)
+		return fw_oom(ctx);
+	ret = nftnl_set_elem_set(e, NFTNL_SET_ELEM_KEY, key, len);
+	if (flags)
+		nftnl_set_elem_set_u32(e, NFTNL_SET_ELEM_FLAGS, flags);
+	if (ret == 0 && jump) {
+		nftnl_set_elem_set_u32(e, NFTNL_SET_ELEM_VERDICT, NFT_JUMP);
+		ret = nftnl_set_elem_set_str(e, NFTNL_SET_ELEM_CHAIN, jump);
+	}
+	if (ret < 0) {
+		nftnl_set_elem_free(e);
+		return fw_oom(ctx);
+	}
+	nftnl_set_elem_add(ctx->elems, e);
+	ctx->elems_n++;
+	return 0;
+}
+
+static int fw_ifname_elem(struct fw_ctx *ctx, const char *set,
+			  const struct fw_network *net, const char *suffix)
+{
+	char key[IFNAMSIZ] = { 0 };
+	char chain[FW_CHAIN_NAME_MAX];
+
+	memcpy(key, net->bridge, strlen(net->bridge));
+	if (!suffix)
+		return fw_elem_add(ctx, set, key, sizeof(key), 0, NULL);
+	fw_chain_name(chain, net, suffix);
+	return fw_elem_add(ctx, set, key, sizeof(key), 0, chain);
+}
+
+/* The first address after subnet s; false if s ends the address space. */
+static bool fw_subnet_end(const struct fw_subnet *s, uint8_t *out)
+{
+	unsigned int carry;
+
+	memcpy(out, s->addr, s->bytes);
+	if (s->len == 0)
+		return false;
+	carry = 0x80u >> ((s->len - 1) % 8);
+	for (int i = (s->len - 1) / 8; i >= 0 && carry; i--) {
+		unsigned int v = out[i] + carry;
+
+		out[i] = (uint8_t)v;
+		carry = v >> 8;
+	}
+	return carry == 0;
+}
+
+/* SUBNET : jump NAME-masq, as an interval [start, end). */
+static int fw_masq_elems(struct fw_ctx *ctx, const char *set,
+			 const struct fw_network *net, int family)
+{
+	char chain[FW_CHAIN_NAME_MAX];
+	int ret = 0;
+
+	fw_chain_name(chain, net, "masq");
+	for (size_t i = 0; ret == 0 && i < net->n_prefixes; i++) {
+		struct fw_subnet s;
+		uint8_t end[16];
+
+		if (net->prefixes[i].family != family ||
+		    fw_prefix_redundant(net, i))
+			continue;
+		fw_subnet_of(&net->prefixes[i], false, &s);
+		ret = fw_elem_add(ctx, set, s.addr, s.bytes, 0, chain);
+		if (ret == 0 && fw_subnet_end(&s, end))
+			ret = fw_elem_add(ctx, set, end, s.bytes,
+					  NFT_SET_ELEM_INTERVAL_END, NULL);
+	}
+	return ret;
+}
+
+/* PROTO . PORT : jump NAME-dnat, once per pair (refs are sorted). */
+static int fw_dnat_elems(struct fw_ctx *ctx, const struct fw_network *nets,
+			 const struct fw_fwd_ref *refs, size_t n)
+{
+	char chain[FW_CHAIN_NAME_MAX];
+	int ret = 0;
+
+	for (size_t i = 0; ret == 0 && i < n; i++) {
+		uint8_t key[8] = { refs[i].proto };
+		uint16_t port = htons(refs[i].port);
+
+		if (i > 0 && refs[i - 1].proto == refs[i].proto &&
+		    refs[i - 1].port == refs[i].port)
+			continue;
+		memcpy(&key[4], &port, sizeof(port));
+		fw_chain_name(chain, &nets[refs[i].net], "dnat");
+		ret = fw_elem_add(ctx, FW_MAP_DNAT, key, sizeof(key), 0, chain);
+	}
+	return ret;
+}
+
+static int fw_build_elems(struct fw_ctx *ctx, const struct fw_network *nets,
+			  size_t n, const struct fw_fwd_ref *refs,
+			  size_t n_refs)
+{
+	static const struct {
+		const char *set;
+		const char *suffix;
+	} maps[] = {
+		{ FW_SET_BRIDGES, NULL },
+		{ FW_MAP_FROM, "from" },
+		{ FW_MAP_TO, "to" },
+		{ FW_MAP_INPUT, "in" },
+	};
+	int ret = 0;
+
+	for (size_t m = 0; ret == 0 && m < FW_N_ELEMS(maps); m++)
+		for (size_t i = 0; ret == 0 && i < n; i++)
+			ret = fw_ifname_elem(ctx, maps[m].set, &nets[i],
+					     maps[m].suffix);
+	for (size_t i = 0; ret == 0 && i < n; i++)
+		if (nets[i].mode == FW_MODE_NAT)
+			ret = fw_masq_elems(ctx, FW_MAP_MASQ4, &nets[i],
+					    AF_INET);
+	for (size_t i = 0; ret == 0 && i < n; i++)
+		if (nets[i].mode == FW_MODE_NAT)
+			ret = fw_masq_elems(ctx, FW_MAP_MASQ6, &nets[i],
+					    AF_INET6);
+	if (ret == 0)
+		ret = fw_dnat_elems(ctx, nets, refs, n_refs);
+	return ret;
+}
+
+/* ---- matches: a few expressions that together test one thing ---- */
+
+static void fw_rule_start(struct fw_rule *r, const char *chain)
+{
+	fw_rule_init(r, NFPROTO_INET, FW_TABLE, chain);
+}
+
+static int fw_rule_finish(struct fw_ctx *ctx, struct fw_rule *r)
+{
+	const char *chain;
+	int ret;
+
+	if (r->err) {
+		if (r->nlr)
+			nftnl_rule_free(r->nlr);
+		return fw_fail(ctx, r->err, "cannot build a rule: %s",
+			       strerror(-r->err));
+	}
+	chain = nftnl_rule_get_str(r->nlr, NFTNL_RULE_CHAIN);
+	if (strcmp(chain, ctx->rule_chain) != 0) {
+		snprintf(ctx->rule_chain, sizeof(ctx->rule_chain), "%s",
+			 chain);
+		ctx->rule_no = 0;
+	}
+	ret = fw_plan_push(ctx->plan, FW_MSG_NEWRULE, r->nlr, ++ctx->rule_no);
+	r->nlr = NULL;
+	return ret < 0 ? fw_oom(ctx) : 0;
+}
+
+/* meta nfproto ipv4|ipv6 */
+static void fw_match_nfproto(struct fw_rule *r, int family)
+{
+	uint8_t nfproto = family == AF_INET ? NFPROTO_IPV4 : NFPROTO_IPV6;
+
+	fw_expr_meta_load(r, NFT_META_NFPROTO, NFT_REG_1);
+	fw_expr_cmp(r, NFT_REG_1, NFT_CMP_EQ, &nfproto, sizeof(nfproto));
+}
+
+/* meta l4proto PROTO */
+static void fw_match_l4proto(struct fw_rule *r, uint8_t proto)
+{
+	fw_expr_meta_load(r, NFT_META_L4PROTO, NFT_REG_1);
+	fw_expr_cmp(r, NFT_REG_1, NFT_CMP_EQ, &proto, sizeof(proto));
+}
+
+/* iifname|oifname ==|!= NAME */
+static void fw_match_ifname(struct fw_rule *r, uint32_t key, uint32_t op,
+			    const char *name)
+{
+	char buf[IFNAMSIZ] = { 0 };
+
+	memcpy(buf, name, strnlen(name, IFNAMSIZ - 1));
+	fw_expr_meta_load(r, key, NFT_REG_1);
+	fw_expr_cmp(r, NFT_REG_1, op, buf, sizeof(buf));
+}
+
+/* th sport|dport PORT, after a meta l4proto match */
+static void fw_match_port(struct fw_rule *r, uint32_t offset, uint16_t port)
+{
+	uint16_t be = htons(port);
+
+	fw_expr_payload_load(r, NFT_PAYLOAD_TRANSPORT_HEADER, offset,
+			     sizeof(be), NFT_REG_1);
+	fw_expr_cmp(r, NFT_REG_1, NFT_CMP_EQ, &be, sizeof(be));
+}
+
+/* ip saddr|daddr ADDR[/LEN], ip6 saddr|daddr ADDR[/LEN] */
+static void fw_match_addr(struct fw_rule *r, const struct fw_subnet *s,
+			  bool source)
+{
+	uint32_t off = s->family == AF_INET ? (source ? 12 : 16) :
+		       (source ? 8 : 24);
+	uint8_t mask[16] = { 0 };
+
+	fw_match_nfproto(r, s->family);
+	if (s->len == 0)
+		return;
+	fw_expr_payload_load(r, NFT_PAYLOAD_NETWORK_HEADER, off, s->bytes,
+			     NFT_REG_1);
+	if (s->len < s->bytes * 8) {
+		for (unsigned int bit = 0; bit < s->len; bit++)
+			mask[bit / 8] |= (uint8_t)(0x80 >> (bit % 8));
+		fw_expr_bitwise_mask(r, NFT_REG_1, mask, s->bytes);
+	}
+	fw_expr_cmp(r, NFT_REG_1, NFT_CMP_EQ, s->addr, s->bytes);
+}
+
+/* ct state|status & BITS != 0, e.g. ct state established,related */
+static void fw_match_ct_bits(struct fw_rule *r, uint32_t key, uint32_t bits)
+{
+	uint32_t zero = 0;
+
+	fw_expr_ct_load(r, key, NFT_REG_1);
+	fw_expr_bitwise_mask(r, NFT_REG_1, &bits, sizeof(bits));
+	fw_expr_cmp(r, NFT_REG_1, NFT_CMP_NEQ, &zero, sizeof(zero));
+}
+
+/* ---- rules: the nft line above each builder ---- */
+
+/* CHAIN: accept | drop | return */
+static int fw_rule_verdict(struct fw_ctx *ctx, const char *chain, int verdict)
+{
+	struct fw_rule r;
+
+	fw_rule_start(&r, chain);
+	fw_expr_verdict(&r, verdict, NULL);
+	return fw_rule_finish(ctx, &r);
+}
+
+/* iifname vmap @MAP | oifname vmap @MAP */
+static int fw_rule_ifname_vmap(struct fw_ctx *ctx, const char *chain,
+			       uint32_t key, const char *map)
+{
+	struct fw_rule r;
+
+	fw_rule_start(&r, chain);
+	fw_expr_meta_load(&r, key, NFT_REG_1);
+	fw_expr_lookup(&r, NFT_REG_1, map, true);
+	return fw_rule_finish(ctx, &r);
+}
+
+/* fib daddr type local meta l4proto . th dport vmap @dnat */
+static int fw_rule_dnat_dispatch(struct fw_ctx *ctx, const char *chain)
+{
+	uint32_t local = RTN_LOCAL;
+	struct fw_rule r;
+
+	fw_rule_start(&r, chain);
+	fw_expr_fib(&r, NFTA_FIB_F_DADDR, NFT_FIB_RESULT_ADDRTYPE, NFT_REG_1);
+	fw_expr_cmp(&r, NFT_REG_1, NFT_CMP_EQ, &local, sizeof(local));
+	/* the concatenation takes one 4-byte register per field */
+	fw_expr_meta_load(&r, NFT_META_L4PROTO, NFT_REG32_00);
+	fw_expr_payload_load(&r, NFT_PAYLOAD_TRANSPORT_HEADER, FW_TH_DPORT, 2,
+			     NFT_REG32_01);
+	fw_expr_lookup(&r, NFT_REG32_00, FW_MAP_DNAT, true);
+	return fw_rule_finish(ctx, &r);
+}
+
+/* meta nfproto ipv4 ip saddr vmap @masq4
+ * meta nfproto ipv6 ip6 saddr vmap @masq6 */
+static int fw_rule_masq_dispatch(struct fw_ctx *ctx, int family)
+{
+	struct fw_rule r;
+	bool v4 = family == AF_INET;
+
+	fw_rule_start(&r, "postrouting");
+	fw_match_nfproto(&r, family);
+	fw_expr_payload_load(&r, NFT_PAYLOAD_NETWORK_HEADER, v4 ? 12 : 8,
+			     v4 ? 4 : 16, NFT_REG_1);
+	fw_expr_lookup(&r, NFT_REG_1, v4 ? FW_MAP_MASQ4 : FW_MAP_MASQ6, true);
+	return fw_rule_finish(ctx, &r);
+}
+
+/* oifname @bridges meta nfproto ipv4 udp sport 67 udp dport 68
+ *   udp checksum set 0
+ * nftables cannot fill in checksums; a zero UDP checksum (IPv4 only)
+ * makes strict DHCP clients accept replies whose checksum was left
+ * partial by the bridge/veth offload path. */
+static int fw_rule_dhcp_csum(struct fw_ctx *ctx)
+{
+	uint16_t zero = 0;
+	struct fw_rule r;
+
+	fw_rule_start(&r, "mangle_postrouting");
+	fw_expr_meta_load(&r, NFT_META_OIFNAME, NFT_REG_1);
+	fw_expr_lookup(&r, NFT_REG_1, FW_SET_BRIDGES, false);
+	fw_match_nfproto(&r, AF_INET);
+	fw_match_l4proto(&r, IPPROTO_UDP);
+	fw_match_port(&r, FW_TH_SPORT, FW_PORT_DHCP_SERVER);
+	fw_match_port(&r, FW_TH_DPORT, FW_PORT_DHCP_CLIENT);
+	fw_expr_immediate(&r, NFT_REG_1, &zero, sizeof(zero));
+	fw_expr_payload_write(&r, NFT_PAYLOAD_TRANSPORT_HEADER,
+			      FW_UDP_CHECKSUM, sizeof(zero), NFT_REG_1,
+			      NFT_PAYLOAD_CSUM_INET, FW_UDP_CHECKSUM);
+	return fw_rule_finish(ctx, &r);
+}
+
+/* oifname @bridges drop */
+static int fw_rule_to_bridges_drop(struct fw_ctx *ctx, const char *chain)
+{
+	struct fw_rule r;
+
+	fw_rule_start(&r, chain);
+	fw_expr_meta_load(&r, NFT_META_OIFNAME, NFT_REG_1);
+	fw_expr_lookup(&r, NFT_REG_1, FW_SET_BRIDGES, false);
+	fw_expr_verdict(&r, NF_DROP, NULL);
+	return fw_rule_finish(ctx, &r);
+}
+
+/* oifname != "UPLINK" drop | iifname "UPLINK" accept | ... */
+static int fw_rule_ifname_verdict(struct fw_ctx *ctx, const char *chain,
+				  uint32_t key, uint32_t op, const char *name,
+				  int verdict)
+{
+	struct fw_rule r;
+
+	fw_rule_start(&r, chain);
+	fw_match_ifname(&r, key, op, name);
+	fw_expr_verdict(&r, verdict, NULL);
+	return fw_rule_finish(ctx, &r);
+}
+
+/* ip saddr 10.10.0.0/24 accept | ip6 daddr fd00::/64 return | ... */
+static int fw_rule_addr_verdict(struct fw_ctx *ctx, const char *chain,
+				const struct fw_subnet *s, bool source,
+				int verdict)
+{
+	struct fw_rule r;
+
+	fw_rule_start(&r, chain);
+	fw_match_addr(&r, s, source);
+	fw_expr_verdict(&r, verdict, NULL);
+	return fw_rule_finish(ctx, &r);
+}
+
+/* ct state established,related accept | ct status dnat accept */
+static int fw_rule_ct_accept(struct fw_ctx *ctx, const char *chain,
+			     uint32_t key, uint32_t bits)
+{
+	struct fw_rule r;
+
+	fw_rule_start(&r, chain);
+	fw_match_ct_bits(&r, key, bits);
+	fw_expr_verdict(&r, NF_ACCEPT, NULL);
+	return fw_rule_finish(ctx, &r);
+}
+
+/* [ip daddr HOST] udp|tcp dport PORT accept */
+static int fw_rule_port_accept(struct fw_ctx *ctx, const char *chain,
+			       const struct fw_subnet *host, uint8_t proto,
+			       uint16_t port)
+{
+	struct fw_rule r;
+
+	fw_rule_start(&r, chain);
+	if (host)
+		fw_match_addr(&r, host, false);
+	fw_match_l4proto(&r, proto);
+	fw_match_port(&r, FW_TH_DPORT, port);
+	fw_expr_verdict(&r, NF_ACCEPT, NULL);
+	return fw_rule_finish(ctx, &r);
+}
+
+/* ip daddr HOST meta l4proto icmp accept
+ * ip6 daddr HOST meta l4proto ipv6-icmp accept */
+static int fw_rule_icmp_accept(struct fw_ctx *ctx, const char *chain,
+			       const struct fw_subnet *host)
+{
+	struct fw_rule r;
+
+	fw_rule_start(&r, chain);
+	fw_match_addr(&r, host, false);
+	fw_match_l4proto(&r, host->family == AF_INET ? IPPROTO_ICMP :
+			 IPPROTO_ICMPV6);
+	fw_expr_verdict(&r, NF_ACCEPT, NULL);
+	return fw_rule_finish(ctx, &r);
+}
+
+/* icmpv6 type nd-router-solicit|nd-neighbor-solicit|... accept */
+static int fw_rule_icmp6_type_accept(struct fw_ctx *ctx, const char *chain,
+				     uint8_t type)
+{
+	struct fw_rule r;
+
+	fw_rule_start(&r, chain);
+	fw_match_l4proto(&r, IPPROTO_ICMPV6);
+	fw_expr_payload_load(&r, NFT_PAYLOAD_TRANSPORT_HEADER, 0, 1,
+			     NFT_REG_1);
+	fw_expr_cmp(&r, NFT_REG_1, NFT_CMP_EQ, &type, sizeof(type));
+	fw_expr_verdict(&r, NF_ACCEPT, NULL);
+	return fw_rule_finish(ctx, &r);
+}
+
+/* masquerade */
+static int fw_rule_masquerade(struct fw_ctx *ctx, const char *chain)
+{
+	struct fw_rule r;
+
+	fw_rule_start(&r, chain);
+	fw_expr_masq(&r);
+	return fw_rule_finish(ctx, &r);
+}
+
+/* meta nfproto ipv4 meta l4proto tcp th dport 8080
+ *   dnat ip to 10.10.0.10:80   (or dnat ip6 to [fd00::10]:80) */
+static int fw_rule_dnat(struct fw_ctx *ctx, const char *chain,
+			const struct fw_forward *f)
+{
+	bool v4 = f->family == AF_INET;
+	uint16_t port = htons(f->guest_port);
+	struct fw_rule r;
+
+	fw_rule_start(&r, chain);
+	fw_match_nfproto(&r, f->family);
+	fw_match_l4proto(&r, f->proto);
+	fw_match_port(&r, FW_TH_DPORT, f->host_port);
+	fw_expr_immediate(&r, NFT_REG_1, v4 ? (const void *)&f->guest.v4 :
+			  (const void *)&f->guest.v6, v4 ? 4 : 16);
+	fw_expr_immediate(&r, NFT_REG_2, &port, sizeof(port));
+	fw_expr_nat(&r, NFT_NAT_DNAT, v4 ? NFPROTO_IPV4 : NFPROTO_IPV6,
+		    NFT_REG_1, NFT_REG_2);
+	return fw_rule_finish(ctx, &r);
+}
+
+/* ---- per chain ---- */
+
+static int fw_build_base_rules(struct fw_ctx *ctx)
+{
+	int ret;
+
+	ret = fw_rule_ifname_vmap(ctx, "forward", NFT_META_IIFNAME, FW_MAP_FROM);
+	if (ret == 0)
+		ret = fw_rule_ifname_vmap(ctx, "forward", NFT_META_OIFNAME,
+					  FW_MAP_TO);
+	if (ret == 0)
+		ret = fw_rule_ifname_vmap(ctx, "input", NFT_META_IIFNAME,
+					  FW_MAP_INPUT);
+	if (ret == 0)
+		ret = fw_rule_dnat_dispatch(ctx, "prerouting");
+	if (ret == 0)
+		ret = fw_rule_dnat_dispatch(ctx, "output");
+	if (ret == 0)
+		ret = fw_rule_masq_dispatch(ctx, AF_INET);
+	if (ret == 0)
+		ret = fw_rule_masq_dispatch(ctx, AF_INET6);
+	if (ret == 0)
+		ret = fw_rule_dhcp_csum(ctx);
+	return ret;
+}
+
+/* One rule per subnet of the network: ip saddr|daddr SUBNET VERDICT */
+static int fw_rules_subnets(struct fw_ctx *ctx, const char *chain,
+			    const struct fw_network *net, bool source,
+			    int verdict)
+{
+	int ret = 0;
+
+	for (size_t i = 0; ret == 0 && i < net->n_prefixes; i++) {
+		struct fw_subnet s;
+
+		if (fw_prefix_redundant(net, i))
+			continue;
+		fw_subnet_of(&net->prefixes[i], false, &s);
+		ret = fw_rule_addr_verdict(ctx, chain, &s, source, verdict);
+	}
+	return ret;
+}
+
+/* NAME-from: traffic the guests send through the host */
+static int fw_build_from(struct fw_ctx *ctx, const struct fw_network *net)
+{
+	char chain[FW_CHAIN_NAME_MAX];
+	int ret = 0;
+
+	fw_chain_name(chain, net, "from");
+	if (net->mode == FW_MODE_ISOLATED)
+		return fw_rule_verdict(ctx, chain, NF_DROP);
+	ret = fw_rule_to_bridges_drop(ctx, chain);
+	if (ret == 0 && fw_has_uplink(net))
+		ret = fw_rule_ifname_verdict(ctx, chain, NFT_META_OIFNAME,
+					     NFT_CMP_NEQ, net->uplink,
+					     NF_DROP);
+	if (ret == 0)
+		ret = fw_rules_subnets(ctx, chain, net, true, NF_ACCEPT);
+	if (ret == 0)
+		ret = fw_rule_verdict(ctx, chain, NF_DROP);
+	return ret;
+}
+
+/* NAME-to: traffic routed from elsewhere to the guests */
+static int fw_build_to(struct fw_ctx *ctx, const struct fw_network *net)
+{
+	char chain[FW_CHAIN_NAME_MAX];
+	int ret;
+
+	fw_chain_name(chain, net, "to");
+	if (net->mode == FW_MODE_ISOLATED)
+		return fw_rule_verdict(ctx, chain, NF_DROP);
+	ret = fw_rule_ct_accept(ctx, chain, NFT_CT_STATE,
+				NF_CT_STATE_BIT(IP_CT_ESTABLISHED) |
+				NF_CT_STATE_BIT(IP_CT_RELATED));
+	if (ret < 0)
+		return ret;
+	if (net->mode == FW_MODE_NAT) {
+		ret = fw_rule_ct_accept(ctx, chain, NFT_CT_STATUS, IPS_DST_NAT);
+		return ret ? ret : fw_rule_verdict(ctx, chain, NF_DROP);
+	}
+	if (!fw_has_uplink(net))
+		return fw_rule_verdict(ctx, chain, NF_ACCEPT);
+	ret = fw_rule_ifname_verdict(ctx, chain, NFT_META_IIFNAME, NFT_CMP_EQ,
+				     net->uplink, NF_ACCEPT);
+	return ret ? ret : fw_rule_verdict(ctx, chain, NF_DROP);
+}
+
+/* Isolated NAME-in, per host address: DNS and ICMP to the host. */
+static int fw_build_in_host(struct fw_ctx *ctx, const char *chain,
+			    const struct fw_prefix *p)
+{
+	struct fw_subnet host;
+	int ret;
+
+	fw_subnet_of(p, true, &host);
+	ret = fw_rule_port_accept(ctx, chain, &host, IPPROTO_UDP,
+				  FW_PORT_DNS);
+	if (ret == 0)
+		ret = fw_rule_port_accept(ctx, chain, &host, IPPROTO_TCP,
+					  FW_PORT_DNS);
+	if (ret == 0)
+		ret = fw_rule_icmp_accept(ctx, chain, &host);
+	return ret;
+}
+
+/* Isolated NAME-in, whatever the destination: DHCP goes to broadcast,
+ * DHCPv6 and neighbour discovery to multicast addresses. */
+static int fw_build_in_any(struct fw_ctx *ctx, const char *chain, bool v4,
+			   bool v6)
+{
+	int ret = 0;
+
+	if (v4)
+		ret = fw_rule_port_accept(ctx, chain, NULL, IPPROTO_UDP,
+					  FW_PORT_DHCP_SERVER);
+	if (ret == 0 && v6)
+		ret = fw_rule_port_accept(ctx, chain, NULL, IPPROTO_UDP,
+					  FW_PORT_DHCP6_SERVER);
+	if (ret == 0 && v6)
+		ret = fw_rule_icmp6_type_accept(ctx, chain,
+						FW_ICMP6_ROUTER_SOLICIT);
+	if (ret == 0 && v6)
+		ret = fw_rule_icmp6_type_accept(ctx, chain,
+						FW_ICMP6_NEIGH_SOLICIT);
+	if (ret == 0 && v6)
+		ret = fw_rule_icmp6_type_accept(ctx, chain,
+						FW_ICMP6_NEIGH_ADVERT);
+	return ret;
+}
+
+/* NAME-in: traffic from the guests to the host itself */
+static int fw_build_in(struct fw_ctx *ctx, const struct fw_network *net)
+{
+	char chain[FW_CHAIN_NAME_MAX];
+	bool v4 = false, v6 = false;
+	int ret;
+
+	fw_chain_name(chain, net, "in");
+	if (net->mode != FW_MODE_ISOLATED)
+		return fw_rule_verdict(ctx, chain, NF_ACCEPT);
+	ret = fw_rule_ct_accept(ctx, chain, NFT_CT_STATE,
+				NF_CT_STATE_BIT(IP_CT_ESTABLISHED) |
+				NF_CT_STATE_BIT(IP_CT_RELATED));
+	for (size_t i = 0; i < net->n_prefixes; i++) {
+		v4 |= net->prefixes[i].family == AF_INET;
+		v6 |= net->prefixes[i].family == AF_INET6;
+	}
+	if (ret == 0)
+		ret = fw_build_in_any(ctx, chain, v4, v6);
+	for (size_t i = 0; ret == 0 && i < net->n_prefixes; i++)
+		ret = fw_build_in_host(ctx, chain, &net->prefixes[i]);
+	if (ret == 0)
+		ret = fw_rule_verdict(ctx, chain, NF_DROP);
+	return ret;
+}
+
+/* NAME-masq, v4 part: ip daddr 224.0.0.0/24 return,
+ * ip daddr 255.255.255.255 return (local multicast and broadcast) */
+static int fw_build_masq_v4(struct fw_ctx *ctx, const char *chain)
+{
+	struct fw_subnet mcast = { AF_INET, 24, 4, { 224, 0, 0, 0 } };
+	struct fw_subnet bcast = { AF_INET, 32, 4, { 255, 255, 255, 255 } };
+	int ret;
+
+	ret = fw_rule_addr_verdict(ctx, chain, &mcast, false, NFT_RETURN);
+	if (ret == 0)
+		ret = fw_rule_addr_verdict(ctx, chain, &bcast, false,
+					   NFT_RETURN);
+	return ret;
+}
+
+/* NAME-masq: reached for packets from the network's subnets */
+static int fw_build_masq(struct fw_ctx *ctx, const struct fw_network *net)
+{
+	struct fw_subnet mcast6 = { AF_INET6, 8, 16, { 0xff } };
+	char chain[FW_CHAIN_NAME_MAX];
+	bool v4 = false, v6 = false;
+	int ret;
+
+	fw_chain_name(chain, net, "masq");
+	for (size_t i = 0; i < net->n_prefixes; i++) {
+		v4 |= net->prefixes[i].family == AF_INET;
+		v6 |= net->prefixes[i].family == AF_INET6;
+	}
+	ret = fw_rules_subnets(ctx, chain, net, false, NFT_RETURN);
+	if (ret == 0 && v4)
+		ret = fw_build_masq_v4(ctx, chain);
+	if (ret == 0 && v6)
+		ret = fw_rule_addr_verdict(ctx, chain, &mcast6, false,
+					   NFT_RETURN);
+	if (ret == 0 && fw_has_uplink(net))
+		ret = fw_rule_ifname_verdict(ctx, chain, NFT_META_OIFNAME,
+					     NFT_CMP_NEQ, net->uplink,
+					     NFT_RETURN);
+	if (ret == 0)
+		ret = fw_rule_masquerade(ctx, chain);
+	return ret;
+}
+
+/* NAME-dnat: one rule per port forward */
+static int fw_build_dnat(struct fw_ctx *ctx, const struct fw_network *net)
+{
+	char chain[FW_CHAIN_NAME_MAX];
+	int ret = 0;
+
+	fw_chain_name(chain, net, "dnat");
+	for (size_t i = 0; ret == 0 && i < net->n_forwards; i++)
+		ret = fw_rule_dnat(ctx, chain, &net->forwards[i]);
+	return ret;
+}
+
+static int fw_build_net_rules(struct fw_ctx *ctx, const struct fw_network *net)
+{
+	int ret = fw_build_from(ctx, net);
+
+	if (ret == 0)
+		ret = fw_build_to(ctx, net);
+	if (ret == 0)
+		ret = fw_build_in(ctx, net);
+	if (ret == 0 && net->mode == FW_MODE_NAT)
+		ret = fw_build_masq(ctx, net);
+	if (ret == 0 && net->mode == FW_MODE_NAT)
+		ret = fw_build_dnat(ctx, net);
+	return ret;
+}
+
+/* Order matters to the kernel: chains before the map elements that jump
+ * to them, sets before the rules that look them up. */
+static int fw_build(struct fw_ctx *ctx, const struct fw_network *nets,
+		    size_t n, const struct fw_fwd_ref *refs, size_t n_refs)
+{
+	int ret = fw_build_tables(ctx);
+
+	if (ret == 0)
+		ret = fw_build_chains(ctx, nets, n);
+	if (ret == 0)
+		ret = fw_build_sets(ctx);
+	if (ret == 0)
+		ret = fw_build_elems(ctx, nets, n, refs, n_refs);
+	if (ret == 0)
+		ret = fw_build_base_rules(ctx);
+	for (size_t i = 0; ret == 0 && i < n; i++)
+		ret = fw_build_net_rules(ctx, &nets[i]);
+	return ret;
+}
+
+int fw_plan_sync(const struct fw_network *nets, size_t n,
+		 struct fw_plan **ret, char *err, size_t errlen)
+{
+	struct fw_ctx ctx = { .err = err, .errlen = errlen };
+	struct fw_fwd_ref *refs = NULL;
+	size_t n_refs = 0;
+	int r;
+
+	if (err && errlen)
+		err[0] = '\0';
+	if (n && !nets)
+		return fw_fail(&ctx, -EINVAL, "no networks given");
+	r = fw_check(&ctx, nets, n);
+	if (r == 0)
+		r = fw_collect_forwards(&ctx, nets, n, &refs, &n_refs);
+	if (r < 0)
+		return r;
+	ctx.plan = calloc(1, sizeof(*ctx.plan));
+	r = ctx.plan ? fw_build(&ctx, nets, n, refs, n_refs) : fw_oom(&ctx);
+	free(refs);
+	if (r < 0) {
+		fw_plan_free(ctx.plan);
+		return r;
+	}
+	*ret = ctx.plan;
+	return 0;
+}

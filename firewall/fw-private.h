@@ -1,0 +1,146 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * fw internals, shared by fw.c (socket side), fw-build.c (ruleset builder),
+ * fw-expr.c (one helper per nftables expression) and the unit tests.
+ *
+ * The builder is pure: fw_plan_sync() turns a list of networks into a
+ * "plan", the ordered list of nftnl objects that make up one batch, and
+ * fw_plan_encode() serialises a plan into a netlink batch in memory.
+ * Neither touches a socket, so tests can inspect both without a kernel.
+ */
+#ifndef NETD_FW_PRIVATE_H
+#define NETD_FW_PRIVATE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <libnftnl/chain.h>
+#include <libnftnl/expr.h>
+#include <libnftnl/rule.h>
+#include <libnftnl/set.h>
+#include <libnftnl/table.h>
+
+#include "firewall/fw.h"
+
+#define FW_ERRMSG_MAX		1024
+/* Set elements per NEWSETELEM message: ~100 bytes each at most (a 16-byte
+ * key and a jump to a chain name of at most 37 characters), so a message
+ * stays far below FW_MSG_MAX. */
+#define FW_ELEMS_PER_MSG	32
+/* Room reserved in the batch buffer before writing each message; the
+ * largest message we build (a NEWSETELEM chunk) needs ~4 KiB. */
+#define FW_MSG_MAX		16384
+
+/* nftables data type ids (nftables' enum datatypes), as the kernel stores
+ * them in NFTA_SET_KEY_TYPE; `nft list` prints sets by them. */
+#define FW_TYPE_IPADDR		7
+#define FW_TYPE_IP6ADDR		8
+#define FW_TYPE_INET_PROTOCOL	12
+#define FW_TYPE_INET_SERVICE	13
+#define FW_TYPE_IFNAME		41
+#define FW_TYPE_BITS		6	/* concatenations: (a << 6) | b */
+
+/* Names of the objects in table inet netd. */
+#define FW_SET_BRIDGES		"bridges"
+#define FW_MAP_FROM		"from_bridge"
+#define FW_MAP_TO		"to_bridge"
+#define FW_MAP_INPUT		"input_bridge"
+#define FW_MAP_MASQ4		"masq4"
+#define FW_MAP_MASQ6		"masq6"
+#define FW_MAP_DNAT		"dnat"
+
+#define FW_NAME_MAX		32	/* network names */
+#define FW_CHAIN_NAME_MAX	(FW_NAME_MAX + sizeof("-masq"))
+
+enum fw_msg_type {
+	FW_MSG_NEWTABLE,
+	FW_MSG_DELTABLE,
+	FW_MSG_NEWCHAIN,
+	FW_MSG_NEWSET,
+	FW_MSG_NEWSETELEM,	/* elements attached to .set */
+	FW_MSG_NEWRULE,
+};
+
+struct fw_msg {
+	enum fw_msg_type type;
+	union {
+		struct nftnl_table *table;
+		struct nftnl_chain *chain;
+		struct nftnl_set *set;
+		struct nftnl_rule *rule;
+	};
+	unsigned int index;	/* rule: 1-based position in its chain;
+				 * elements: 1-based chunk of its set */
+};
+
+/* The ordered content of one batch (without batch begin/end). */
+struct fw_plan {
+	struct fw_msg *msgs;
+	size_t n;
+	size_t cap;
+};
+
+/* An encoded batch: begin, the plan's messages, end.  Message i of the
+ * plan carries sequence number seq + 1 + i; begin has seq. */
+struct fw_buf {
+	char *data;
+	size_t len;
+	size_t cap;
+	uint32_t seq;
+	size_t n_msgs;		/* plan messages, begin/end not counted */
+};
+
+/* fw-plan.c */
+int fw_plan_push(struct fw_plan *plan, enum fw_msg_type type, void *obj,
+		 unsigned int index);
+struct nftnl_table *fw_table_new(uint16_t family, const char *name);
+
+/* fw-build.c */
+int fw_plan_sync(const struct fw_network *nets, size_t n,
+		 struct fw_plan **ret, char *err, size_t errlen);
+int fw_plan_remove(bool inet, bool bridge, struct fw_plan **ret);
+struct fw_plan *fw_plan_free(struct fw_plan *plan);
+int fw_plan_encode(const struct fw_plan *plan, uint32_t seq,
+		   struct fw_buf *buf);
+void fw_buf_release(struct fw_buf *buf);
+/* "rule 3 of chain web-from" and the like, for error messages. */
+void fw_msg_describe(const struct fw_msg *msg, char *buf, size_t len);
+const char *fw_msg_type_name(enum fw_msg_type type);
+
+/*
+ * fw-expr.c: one helper per nftables expression, appended to a rule under
+ * construction.  A failed allocation is remembered in .err and reported
+ * once by whoever finishes the rule, so rule builders read as a list of
+ * expressions without an error check after each.
+ */
+struct fw_rule {
+	struct nftnl_rule *nlr;
+	int err;
+};
+
+void fw_rule_init(struct fw_rule *r, uint16_t family, const char *table,
+		  const char *chain);
+void fw_expr_meta_load(struct fw_rule *r, uint32_t key, uint32_t dreg);
+void fw_expr_cmp(struct fw_rule *r, uint32_t sreg, uint32_t op,
+		 const void *data, uint32_t len);
+void fw_expr_payload_load(struct fw_rule *r, uint32_t base, uint32_t offset,
+			  uint32_t len, uint32_t dreg);
+void fw_expr_payload_write(struct fw_rule *r, uint32_t base, uint32_t offset,
+			   uint32_t len, uint32_t sreg, uint32_t csum_type,
+			   uint32_t csum_offset);
+void fw_expr_bitwise_mask(struct fw_rule *r, uint32_t reg, const void *mask,
+			  uint32_t len);
+void fw_expr_lookup(struct fw_rule *r, uint32_t sreg, const char *set,
+		    bool verdict_map);
+void fw_expr_verdict(struct fw_rule *r, int verdict, const char *chain);
+void fw_expr_immediate(struct fw_rule *r, uint32_t dreg, const void *data,
+		       uint32_t len);
+void fw_expr_ct_load(struct fw_rule *r, uint32_t key, uint32_t dreg);
+void fw_expr_fib(struct fw_rule *r, uint32_t flags, uint32_t result,
+		 uint32_t dreg);
+void fw_expr_nat(struct fw_rule *r, uint32_t type, uint32_t family,
+		 uint32_t reg_addr, uint32_t reg_proto);
+void fw_expr_masq(struct fw_rule *r);
+
+#endif

@@ -1,0 +1,78 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * fw: netd's nftables ruleset, built with libnftnl and committed in one
+ * atomic batch per change.  Everything lives in `table inet netd`; no other
+ * table is ever read or written.
+ *
+ * The caller describes the networks that should be live; fw_sync() replaces
+ * the whole table with the ruleset for exactly those networks in a single
+ * transaction (add table; delete table; add table and its content), so a
+ * packet sees either the old ruleset or the new one, never a mix.
+ *
+ * Returns 0 or a negative errno; fw_errmsg() carries the kernel's extended
+ * ack text (or a description of which object failed) until the next call.
+ * The library never logs.
+ */
+#ifndef NETD_FW_H
+#define NETD_FW_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <netinet/in.h>
+
+#define FW_TABLE "netd"
+
+enum fw_mode {
+	FW_MODE_NAT,
+	FW_MODE_ROUTED,
+	FW_MODE_ISOLATED,
+};
+
+struct fw_prefix {
+	int family;		/* AF_INET or AF_INET6 */
+	union {
+		struct in_addr v4;
+		struct in6_addr v6;
+	} host;			/* the host's own address on the bridge */
+	uint8_t len;		/* prefix length of the subnet */
+};
+
+struct fw_forward {
+	uint8_t proto;		/* IPPROTO_TCP or IPPROTO_UDP */
+	uint16_t host_port;
+	int family;		/* family of guest: AF_INET or AF_INET6 */
+	union {
+		struct in_addr v4;
+		struct in6_addr v6;
+	} guest;
+	uint16_t guest_port;
+};
+
+struct fw_network {
+	const char *name;	/* network name, used in chain names */
+	const char *bridge;	/* bridge ifname */
+	enum fw_mode mode;
+	const char *uplink;	/* NULL or "": any interface */
+	const struct fw_prefix *prefixes;
+	size_t n_prefixes;
+	const struct fw_forward *forwards;	/* honoured in nat mode */
+	size_t n_forwards;
+};
+
+struct fw;
+
+int fw_open(struct fw **ret);
+struct fw *fw_close(struct fw *fw);	/* NULL-safe, returns NULL */
+const char *fw_errmsg(const struct fw *fw);	/* "" when there is none */
+
+/* Replace table inet netd with the ruleset for these networks, atomically. */
+int fw_sync(struct fw *fw, const struct fw_network *nets, size_t n);
+
+/* Delete table inet netd (and table bridge netd); absent tables are fine. */
+int fw_remove(struct fw *fw);
+
+/* 1 if table inet netd exists, 0 if not, negative errno on failure. */
+int fw_table_exists(struct fw *fw);
+
+#endif

@@ -1,0 +1,809 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * netd: the daemon.  One epoll loop: a signalfd (TERM, INT, HUP), a pidfd per
+ * dnsmasq, a timerfd for dnsmasq restarts and an inotify watch on
+ * RUN_DIR/dnsmasq telling when a dnsmasq has written its pid file (it is
+ * then serving).
+ *
+ * Start-up order: read the configuration and what the kernel has, make each
+ * network's bridge and addresses, commit the firewall in one batch, turn on
+ * forwarding, start or adopt dnsmasq, remove what an older configuration
+ * left, then write RUN_DIR/netd.pid once every dnsmasq serves.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/file.h>
+#include <sys/inotify.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <sys/timerfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "firewall/fw.h"
+#include "netd/log.h"
+#include "netd/netd.h"
+#include "netlink/rtnl.h"
+
+/* How long start-up waits for dnsmasq pid files before declaring ready. */
+#define READY_TIMEOUT_MS 5000
+
+uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+int netd_watch(struct netd *d, int fd, struct source *src)
+{
+	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = src };
+
+	return epoll_ctl(d->epfd, EPOLL_CTL_ADD, fd, &ev) < 0 ? -errno : 0;
+}
+
+void netd_unwatch(struct netd *d, int fd)
+{
+	(void)epoll_ctl(d->epfd, EPOLL_CTL_DEL, fd, NULL);
+}
+
+/* Arm the timer for the earliest pending dnsmasq restart (or the ready deadline). */
+void netd_arm_timer(struct netd *d)
+{
+	struct itimerspec its = { 0 };
+	uint64_t next = d->ready ? 0 : d->ready_deadline_ms, now = now_ms();
+
+	for (size_t i = 0; i < d->n_nets; i++) {
+		struct network *n = d->nets[i];
+
+		if (n->dm_state == DNSMASQ_BACKOFF && (!next || n->dm_restart_at_ms < next))
+			next = n->dm_restart_at_ms;
+	}
+	if (next) {
+		uint64_t in = next > now ? next - now : 1;
+
+		its.it_value.tv_sec = (time_t)(in / 1000);
+		its.it_value.tv_nsec = (long)(in % 1000) * 1000000;
+	}
+	timerfd_settime(d->timerfd, 0, &its, NULL);
+}
+
+static struct fw_network *fw_networks(struct netd *d, size_t *ret_n, struct fw_prefix **ret_pfx,
+				      struct fw_forward **ret_fwd)
+{
+	size_t n = 0, np = 0, nf = 0;
+	struct fw_network *fn;
+	struct fw_prefix *pfx;
+	struct fw_forward *fwd;
+
+	for (size_t i = 0; i < d->n_nets; i++) {
+		np += d->nets[i]->cfg->n_addrs;
+		nf += d->nets[i]->cfg->n_forwards;
+	}
+	fn = calloc(d->n_nets + 1, sizeof(*fn));
+	pfx = calloc(np + 1, sizeof(*pfx));
+	fwd = calloc(nf + 1, sizeof(*fwd));
+	if (!fn || !pfx || !fwd) {
+		free(fn);
+		free(pfx);
+		free(fwd);
+		return NULL;
+	}
+	*ret_pfx = pfx;
+	*ret_fwd = fwd;
+	for (size_t i = 0; i < d->n_nets; i++) {
+		struct network *net = d->nets[i];
+		struct net_config *c = net->cfg;
+		static const enum fw_mode modes[] = {
+			[NET_MODE_NAT] = FW_MODE_NAT,
+			[NET_MODE_ROUTED] = FW_MODE_ROUTED,
+			[NET_MODE_ISOLATED] = FW_MODE_ISOLATED,
+		};
+
+		if (!net->running || c->mode == NET_MODE_BRIDGE)
+			continue;
+		fn[n] = (struct fw_network){
+			.name = c->name, .bridge = c->bridge, .mode = modes[c->mode],
+			.uplink = c->uplink, .prefixes = pfx, .n_prefixes = c->n_addrs,
+			.forwards = fwd, .n_forwards = c->mode == NET_MODE_NAT ? c->n_forwards : 0,
+		};
+		for (size_t j = 0; j < c->n_addrs; j++, pfx++) {
+			pfx->family = c->addrs[j].addr.family;
+			memcpy(&pfx->host, c->addrs[j].addr.a.b, 16);
+			pfx->len = c->addrs[j].len;
+		}
+		for (size_t j = 0; j < c->n_forwards; j++, fwd++) {
+			*fwd = (struct fw_forward){
+				.proto = c->forwards[j].proto,
+				.host_port = c->forwards[j].host_port,
+				.family = c->forwards[j].guest.family,
+				.guest_port = c->forwards[j].guest_port,
+			};
+			memcpy(&fwd->guest, c->forwards[j].guest.a.b, 16);
+		}
+		n++;
+	}
+	*ret_n = n;
+	return fn;
+}
+
+/* Commit the ruleset for every running network in one batch. */
+int netd_firewall_sync(struct netd *d)
+{
+	struct fw_prefix *pfx;
+	struct fw_forward *fwd;
+	struct fw_network *fn;
+	size_t n;
+	int r;
+
+	fn = fw_networks(d, &n, &pfx, &fwd);
+	if (!fn)
+		return -ENOMEM;
+	r = fw_sync(d->fw, fn, n);
+	if (r < 0)
+		log_error(NULL, "cannot commit nftables table inet %s: %s%s%s", FW_TABLE,
+			  strerror(-r), *fw_errmsg(d->fw) ? ": " : "", fw_errmsg(d->fw));
+	else
+		log_debug(NULL, "firewall: %zu networks committed", n);
+	free(fn);
+	free(pfx);
+	free(fwd);
+	return r;
+}
+
+static void print_diags(struct diag *dg, FILE *f, bool as_log)
+{
+	for (size_t i = 0; i < dg->n; i++) {
+		if (as_log)
+			log_error(NULL, "%s", dg->lines[i]);
+		else
+			fprintf(f, "%s\n", dg->lines[i]);
+	}
+}
+
+/*
+ * Read the configuration and check it against the host.  With no network
+ * files at all (none, not merely none valid), the built-in default network.
+ */
+static int load_config(struct netd *d, struct rtnl *rt, struct diag *dg,
+		       struct net_config ***ret, size_t *ret_n)
+{
+	struct host_view hv = { 0 };
+	struct net_config **nets = NULL, *def;
+	size_t n = 0;
+	int r;
+
+	r = config_load_dir(d->config_dir, dg, &nets, &n);
+	if (r < 0)
+		return r;
+	if (rt) {
+		r = host_view_read(rt, &hv);
+		if (r < 0)
+			log_warn(NULL, "cannot read links and routes: %s; not checking overlaps",
+				 strerror(-r));
+	}
+	if (n == 0) {
+		r = config_default_network(&hv, &def);
+		if (r < 0) {
+			diag_add(dg, "default", 0, "no free private /24 for the default network");
+		} else {
+			nets = malloc(sizeof(*nets));
+			if (!nets) {
+				net_config_free(def);
+				host_view_free(&hv);
+				return -ENOMEM;
+			}
+			nets[n++] = def;
+		}
+	}
+	config_validate_set(nets, n, &hv, dg);
+	host_view_free(&hv);
+	*ret = nets;
+	*ret_n = n;
+	return 0;
+}
+
+static int do_check(struct netd *d)
+{
+	struct net_config **nets = NULL;
+	struct rtnl *rt = NULL;
+	struct diag dg = { 0 };
+	size_t n = 0;
+	int r;
+
+	if (rtnl_open(&rt) < 0)
+		rt = NULL;
+	r = load_config(d, rt, &dg, &nets, &n);
+	rtnl_close(rt);
+	print_diags(&dg, stdout, false);
+	for (size_t i = 0; i < n; i++)
+		net_config_free(nets[i]);
+	free(nets);
+	r = r < 0 || dg.n ? 1 : 0;
+	diag_free(&dg);
+	return r;
+}
+
+static int mkdir_p(const char *path, mode_t mode)
+{
+	char buf[4096];
+
+	snprintf(buf, sizeof(buf), "%s", path);
+	for (char *p = buf + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(buf, 0755) < 0 && errno != EEXIST)
+			return -errno;
+		*p = '/';
+	}
+	if (mkdir(buf, mode) < 0 && errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
+/* One netd per RUN_DIR: hold an flock on RUN_DIR/netd.lock. */
+static int take_lock(struct netd *d)
+{
+	char path[4096];
+
+	snprintf(path, sizeof(path), "%s/netd.lock", d->run_dir);
+	d->lockfd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
+	if (d->lockfd < 0)
+		return -errno;
+	if (flock(d->lockfd, LOCK_EX | LOCK_NB) < 0)
+		return -errno;
+	return 0;
+}
+
+static void write_pidfile(struct netd *d)
+{
+	char path[4096], tmp[4096], buf[32];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/netd.pid", d->run_dir);
+	snprintf(tmp, sizeof(tmp), "%s/.netd.pid.tmp", d->run_dir);
+	snprintf(buf, sizeof(buf), "%d\n", (int)getpid());
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
+	if (fd < 0 || write(fd, buf, strlen(buf)) < 0 || rename(tmp, path) < 0)
+		log_warn(NULL, "cannot write %s: %m", path);
+	if (fd >= 0)
+		close(fd);
+}
+
+static void check_ready(struct netd *d, bool deadline)
+{
+	if (d->ready)
+		return;
+	for (size_t i = 0; i < d->n_nets && !deadline; i++)
+		if (d->nets[i]->dm_state == DNSMASQ_STARTING)
+			return;
+	for (size_t i = 0; deadline && i < d->n_nets; i++)
+		if (d->nets[i]->dm_state == DNSMASQ_STARTING)
+			log_warn(d->nets[i]->cfg->name, "dnsmasq has not written its pid file yet");
+	d->ready = true;
+	write_pidfile(d);
+	log_info(NULL, "ready: %zu networks", d->n_nets);
+	netd_arm_timer(d);
+}
+
+static int setup_loop(struct netd *d)
+{
+	char path[4096];
+	sigset_t mask;
+
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGHUP);
+	if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0)
+		return -errno;
+	signal(SIGPIPE, SIG_IGN);
+	d->epfd = epoll_create1(EPOLL_CLOEXEC);
+	d->sigfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+	d->timerfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+	d->inofd = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
+	if (d->epfd < 0 || d->sigfd < 0 || d->timerfd < 0 || d->inofd < 0)
+		return -errno;
+	snprintf(path, sizeof(path), "%s/dnsmasq", d->run_dir);
+	if (mkdir(path, 0755) < 0 && errno != EEXIST)
+		return -errno;
+	if (inotify_add_watch(d->inofd, path, IN_CLOSE_WRITE | IN_MOVED_TO) < 0)
+		return -errno;
+	d->sig_source = (struct source){ .kind = SOURCE_SIGNAL };
+	d->timer_source = (struct source){ .kind = SOURCE_TIMER };
+	d->ino_source = (struct source){ .kind = SOURCE_INOTIFY };
+	if (netd_watch(d, d->sigfd, &d->sig_source) < 0 ||
+	    netd_watch(d, d->timerfd, &d->timer_source) < 0 ||
+	    netd_watch(d, d->inofd, &d->ino_source) < 0)
+		return -errno;
+	return 0;
+}
+
+static struct network *find_network(struct netd *d, const char *name)
+{
+	for (size_t i = 0; i < d->n_nets; i++)
+		if (strcmp(d->nets[i]->cfg->name, name) == 0)
+			return d->nets[i];
+	return NULL;
+}
+
+/*
+ * Bring up the networks marked dirty (new or changed): links first, then one
+ * firewall batch for all running networks, forwarding, then dnsmasq.
+ */
+static void start_networks(struct netd *d)
+{
+	bool v4fwd = false, v6fwd = false;
+
+	for (size_t i = 0; i < d->n_nets; i++) {
+		struct network *n = d->nets[i];
+		struct net_config *c = n->cfg;
+
+		if (n->dirty && c->autostart) {
+			n->running = network_setup_links(n) == 0;
+			if (!n->running)
+				n->dirty = false;
+		}
+		if (n->running && (c->mode == NET_MODE_NAT || c->mode == NET_MODE_ROUTED)) {
+			for (size_t j = 0; j < c->n_addrs; j++) {
+				v4fwd |= c->addrs[j].addr.family == AF_INET;
+				v6fwd |= c->addrs[j].addr.family == AF_INET6;
+			}
+		}
+	}
+	netd_firewall_sync(d);
+	if (v4fwd || v6fwd) {
+		int r = sysctl_forwarding_enable(d->state_dir, v6fwd);
+
+		if (r < 0)
+			log_error(NULL, "cannot enable IP forwarding: %s", strerror(-r));
+	}
+	for (size_t i = 0; i < d->n_nets; i++) {
+		struct network *n = d->nets[i];
+
+		if (!n->dirty)
+			continue;
+		n->dirty = false;
+		if (!n->running)
+			continue;
+		network_start_dnsmasq(n);
+		log_info(n->cfg->name, "up: %s, bridge %s", net_mode_to_string(n->cfg->mode),
+			 n->cfg->bridge);
+	}
+}
+
+/*
+ * Make d->nets follow the configuration just read (start-up and reload).
+ * Unchanged networks are not touched; a changed one is updated in place
+ * unless its mode or bridge changed (then it is rebuilt); one whose file
+ * is now invalid keeps running as it was; one whose file is gone is torn
+ * down.  Takes ownership of every cfgs[i].
+ */
+static int apply_config(struct netd *d, struct net_config **cfgs, size_t n_cfgs)
+{
+	struct network **next = calloc(n_cfgs + d->n_nets + 1, sizeof(*next));
+	size_t n_next = 0;
+
+	if (!next)
+		return -ENOMEM;
+	for (size_t i = 0; i < n_cfgs; i++) {
+		struct net_config *c = cfgs[i];
+		struct network *old = find_network(d, c->name);
+
+		if (!c->valid) {
+			if (old) {
+				log_error(c->name, "keeps running as it was: its file has errors");
+				next[n_next++] = old;
+				old->keep = true;
+			} else {
+				log_error(c->name, "not started: its file has errors");
+			}
+			net_config_free(c);
+			continue;
+		}
+		if (old && net_config_equal(old->cfg, c)) {
+			net_config_free(c);
+			old->keep = true;
+			next[n_next++] = old;
+			continue;
+		}
+		if (old && (old->cfg->mode != c->mode || strcmp(old->cfg->bridge, c->bridge) != 0)) {
+			log_info(c->name, "mode or bridge changed: rebuilding the network");
+			network_teardown(old);
+			for (size_t j = 0; j < d->n_nets; j++)
+				if (d->nets[j] == old)
+					d->nets[j] = NULL;
+			old = network_free(old);
+		}
+		if (old) {
+			log_info(c->name, "configuration changed: updating in place");
+			net_config_free(old->cfg);
+			old->cfg = c;
+			old->keep = true;
+		} else {
+			old = network_new(d, c);
+			if (!old) {
+				log_error(c->name, "cannot set up: %s", *dhcp_errmsg() ? dhcp_errmsg() : "out of memory");
+				net_config_free(c);
+				continue;
+			}
+			old->keep = true;
+		}
+		old->dirty = true;
+		next[n_next++] = old;
+	}
+	for (size_t i = 0; i < d->n_nets; i++) {
+		struct network *n = d->nets[i];
+
+		if (!n || n->keep)
+			continue;
+		log_info(n->cfg->name, "no longer configured: tearing down");
+		network_teardown(n);
+		network_free(n);
+	}
+	for (size_t j = 0; j < n_next; j++)
+		next[j]->keep = false;
+	free(d->nets);
+	d->nets = next;
+	d->n_nets = n_next;
+	start_networks(d);
+	return 0;
+}
+
+struct stale_ctx {
+	struct netd *d;
+	char **names;
+	size_t n;
+};
+
+/* A bridge carrying our alias for a network no file describes any more. */
+static int on_stale_link(const struct rtnl_link *l, void *data)
+{
+	struct stale_ctx *s = data;
+	const char *net = l->alias + strlen(NETD_ALIAS_PREFIX);
+	struct network *n;
+
+	if (strncmp(l->alias, NETD_ALIAS_PREFIX, strlen(NETD_ALIAS_PREFIX)) != 0 ||
+	    strcmp(l->kind, "bridge") != 0)
+		return 0;
+	n = find_network(s->d, net);
+	if (n && strcmp(n->cfg->bridge, l->name) == 0)
+		return 0;
+	for (size_t i = 0; !n && i < s->n; i++) {
+		if (strcmp(s->names[i], net) == 0) {
+			log_warn(net, "keeping bridge %s: its file is there but has errors", l->name);
+			return 0;
+		}
+	}
+	log_info(net, "removing bridge %s: no longer configured", l->name);
+	(void)rtnl_link_delete(s->d->rt, l->ifindex);
+	return 0;
+}
+
+static int on_stale_dnsmasq(pid_t pid, const char *conf, void *data)
+{
+	struct stale_ctx *s = data;
+
+	for (size_t i = 0; i < s->d->n_nets; i++)
+		if (strcmp(s->d->nets[i]->paths.conf, conf) == 0 && s->d->nets[i]->running)
+			return 0;
+	log_info(NULL, "stopping dnsmasq (pid %d) of a network no longer configured (%s)", pid, conf);
+	kill_and_wait(pid, 2000);
+	return 0;
+}
+
+/*
+ * What an earlier run made for networks that are gone from the
+ * configuration.  Networks whose file is still there but now invalid keep
+ * what they have (they are not in d->nets, but their name is in `keep`).
+ */
+static void remove_stale(struct netd *d, char **keep, size_t n_keep)
+{
+	struct stale_ctx s = { .d = d, .names = keep, .n = n_keep };
+
+	rtnl_link_dump(d->rt, on_stale_link, &s);
+	dhcp_find_all(d->run_dir, on_stale_dnsmasq, &s);
+}
+
+static void handle_signal(struct netd *d)
+{
+	struct signalfd_siginfo si;
+
+	while (read(d->sigfd, &si, sizeof(si)) == sizeof(si)) {
+		switch (si.ssi_signo) {
+		case SIGTERM:
+		case SIGINT:
+			log_info(NULL, "%s: exiting, networks stay up", strsignal((int)si.ssi_signo));
+			d->quit = true;
+			break;
+		case SIGHUP:
+			d->reload = true;
+			break;
+		default:
+			break;
+		}
+	}
+}
+
+static void handle_timer(struct netd *d)
+{
+	uint64_t exp, now = now_ms();
+
+	(void)read(d->timerfd, &exp, sizeof(exp));
+	for (size_t i = 0; i < d->n_nets; i++) {
+		struct network *n = d->nets[i];
+
+		if (n->dm_state == DNSMASQ_BACKOFF && n->dm_restart_at_ms <= now) {
+			n->dm_state = DNSMASQ_NONE;
+			if (network_start_dnsmasq(n) < 0) {
+				/* Could not even spawn: keep backing off. */
+				n->dm_state = DNSMASQ_BACKOFF;
+				n->dm_restart_at_ms = now + 30000;
+			}
+		}
+	}
+	if (!d->ready && now >= d->ready_deadline_ms)
+		check_ready(d, true);
+	netd_arm_timer(d);
+}
+
+static void handle_inotify(struct netd *d)
+{
+	char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
+	ssize_t len;
+
+	while ((len = read(d->inofd, buf, sizeof(buf))) > 0) {
+		for (char *p = buf; p < buf + len;) {
+			struct inotify_event *ev = (struct inotify_event *)p;
+			size_t nl = ev->len ? strlen(ev->name) : 0;
+
+			p += sizeof(*ev) + ev->len;
+			if (nl < 5 || strcmp(ev->name + nl - 4, ".pid") != 0)
+				continue;
+			ev->name[nl - 4] = '\0';
+			struct network *n = find_network(d, ev->name);
+			if (n)
+				network_dnsmasq_pidfile(n);
+		}
+	}
+	check_ready(d, false);
+}
+
+/* Names of every network file, valid or not: what remove_stale() must keep. */
+static char **config_names(struct net_config **cfgs, size_t n)
+{
+	char **names = calloc(n + 1, sizeof(*names));
+
+	for (size_t i = 0; names && i < n; i++) {
+		names[i] = strdup(cfgs[i]->name);
+		if (!names[i]) {
+			for (size_t j = 0; j < i; j++)
+				free(names[j]);
+			free(names);
+			return NULL;
+		}
+	}
+	return names;
+}
+
+static int load_and_apply(struct netd *d, bool startup)
+{
+	struct net_config **cfgs = NULL;
+	struct diag dg = { 0 };
+	size_t n_cfgs = 0;
+	char **names;
+	int r;
+
+	r = load_config(d, d->rt, &dg, &cfgs, &n_cfgs);
+	print_diags(&dg, stderr, true);
+	diag_free(&dg);
+	if (r < 0) {
+		log_error(NULL, "cannot read the configuration in %s: %s", d->config_dir, strerror(-r));
+		return r;
+	}
+	names = config_names(cfgs, n_cfgs);
+	r = names ? apply_config(d, cfgs, n_cfgs) : -ENOMEM;
+	free(cfgs);
+	if (r == 0 && startup)
+		remove_stale(d, names, n_cfgs);
+	for (size_t i = 0; names && i < n_cfgs; i++)
+		free(names[i]);
+	free(names);
+	return r;
+}
+
+static int run_loop(struct netd *d)
+{
+	struct epoll_event evs[32];
+
+	while (!d->quit) {
+		int n = epoll_wait(d->epfd, evs, 32, -1);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			log_error(NULL, "epoll_wait: %m");
+			return -errno;
+		}
+		for (int i = 0; i < n; i++) {
+			struct source *src = evs[i].data.ptr;
+
+			switch (src->kind) {
+			case SOURCE_SIGNAL:
+				handle_signal(d);
+				break;
+			case SOURCE_DNSMASQ:
+				network_dnsmasq_exited(src->ptr);
+				break;
+			case SOURCE_TIMER:
+				handle_timer(d);
+				break;
+			case SOURCE_INOTIFY:
+				handle_inotify(d);
+				break;
+			}
+		}
+		/* After dispatch: a reload may free networks the events point to. */
+		if (d->reload && !d->quit) {
+			d->reload = false;
+			log_info(NULL, "reloading the configuration");
+			load_and_apply(d, false);
+		}
+	}
+	return 0;
+}
+
+static int daemon_main(struct netd *d)
+{
+	char path[4096];
+	int r;
+
+	if ((r = mkdir_p(d->run_dir, 0755)) < 0 || (r = mkdir_p(d->state_dir, 0755)) < 0) {
+		log_error(NULL, "cannot create %s or %s: %s", d->run_dir, d->state_dir, strerror(-r));
+		return 1;
+	}
+	/* dnsmasq is given absolute paths: it may run from another directory. */
+	d->run_dir = d->run_dir_abs = realpath(d->run_dir, NULL);
+	d->state_dir = d->state_dir_abs = realpath(d->state_dir, NULL);
+	if (!d->run_dir || !d->state_dir) {
+		log_error(NULL, "cannot resolve the run or state directory: %m");
+		return 1;
+	}
+	r = take_lock(d);
+	if (r < 0) {
+		log_error(NULL, "%s: another netd is running with this run directory (%s)",
+			  d->run_dir, strerror(-r));
+		return 1;
+	}
+	if ((r = rtnl_open(&d->rt)) < 0 || (r = fw_open(&d->fw)) < 0) {
+		log_error(NULL, "cannot open netlink: %s (netd needs CAP_NET_ADMIN)", strerror(-r));
+		return 1;
+	}
+	r = setup_loop(d);
+	if (r < 0) {
+		log_error(NULL, "cannot set up the event loop: %s", strerror(-r));
+		return 1;
+	}
+	if (load_and_apply(d, true) < 0)
+		return 1;
+
+	d->ready_deadline_ms = now_ms() + READY_TIMEOUT_MS;
+	check_ready(d, false);
+	netd_arm_timer(d);
+	r = run_loop(d);
+
+	snprintf(path, sizeof(path), "%s/netd.pid", d->run_dir);
+	unlink(path);
+	return r < 0 ? 1 : 0;
+}
+
+static void netd_free(struct netd *d)
+{
+	for (size_t i = 0; i < d->n_nets; i++)
+		network_free(d->nets[i]);
+	free(d->nets);
+	rtnl_close(d->rt);
+	fw_close(d->fw);
+	free(d->run_dir_abs);
+	free(d->state_dir_abs);
+	for (int *fd = &d->epfd; fd <= &d->lockfd; fd++)
+		if (*fd >= 0)
+			close(*fd);
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"Usage: netd [OPTIONS]\n"
+		"Virtual networks for virtual machines: bridges, nftables, dnsmasq.\n\n"
+		"  --config-dir DIR   configuration (default /etc/netd; networks in DIR/networks/*.conf)\n"
+		"  --state-dir DIR    leases and saved state (default /var/lib/netd)\n"
+		"  --run-dir DIR      runtime files and the control socket (default /run/netd)\n"
+		"  --log-level LEVEL  error, warn, info (default) or debug\n"
+		"  --check            validate the configuration, print FILE:LINE: problems, exit 0/1\n"
+		"  --cleanup          remove every link, rule and dnsmasq netd made here, then exit\n"
+		"  --version          print the version and exit\n"
+		"  -h, --help         this text\n");
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "config-dir", required_argument, NULL, 'c' },
+		{ "state-dir", required_argument, NULL, 's' },
+		{ "run-dir", required_argument, NULL, 'r' },
+		{ "log-level", required_argument, NULL, 'l' },
+		{ "check", no_argument, NULL, 'C' },
+		{ "cleanup", no_argument, NULL, 'X' },
+		{ "version", no_argument, NULL, 'V' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	struct netd d = {
+		.config_dir = "/etc/netd", .state_dir = "/var/lib/netd", .run_dir = "/run/netd",
+		.epfd = -1, .sigfd = -1, .timerfd = -1, .inofd = -1, .lockfd = -1,
+	};
+	bool check = false, cleanup = false;
+	int c, r;
+
+	setvbuf(stderr, NULL, _IOLBF, 0);
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'c': d.config_dir = optarg; break;
+		case 's': d.state_dir = optarg; break;
+		case 'r': d.run_dir = optarg; break;
+		case 'l':
+			r = log_level_from_string(optarg);
+			if (r < 0) {
+				fprintf(stderr, "netd: --log-level: '%s' is not error, warn, info or debug\n",
+					optarg);
+				return 2;
+			}
+			log_max_level = (enum log_level)r;
+			break;
+		case 'C': check = true; break;
+		case 'X': cleanup = true; break;
+		case 'V': printf("netd %s\n", NETD_VERSION); return 0;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return 2;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "netd: unexpected argument '%s'\n", argv[optind]);
+		return 2;
+	}
+	d.dnsmasq_bin = getenv("NETD_DNSMASQ");
+	if (check)
+		return do_check(&d);
+	if (cleanup) {
+		char lock[4096];
+		int fd;
+
+		snprintf(lock, sizeof(lock), "%s/netd.lock", d.run_dir);
+		fd = open(lock, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+		if (fd >= 0 && flock(fd, LOCK_EX | LOCK_NB) < 0) {
+			fprintf(stderr, "netd: --cleanup: netd is running with run directory %s; stop it first\n",
+				d.run_dir);
+			close(fd);
+			return 1;
+		}
+		if (fd >= 0)
+			close(fd);
+		d.run_dir = d.run_dir_abs = realpath(d.run_dir, NULL) ?: strdup(d.run_dir);
+		d.state_dir = d.state_dir_abs = realpath(d.state_dir, NULL) ?: strdup(d.state_dir);
+		r = netd_cleanup(d.run_dir, d.state_dir) < 0 ? 1 : 0;
+		netd_free(&d);
+		return r;
+	}
+	r = daemon_main(&d);
+	netd_free(&d);
+	return r;
+}

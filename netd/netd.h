@@ -1,0 +1,110 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * The daemon's state.  One `struct netd` owns the netlink and nftables
+ * handles, the epoll loop and the list of networks.  Each `struct network`
+ * pairs a configuration with what netd made of it in the kernel (bridge
+ * ifindex) and its dnsmasq.
+ */
+#ifndef NETD_NETD_H
+#define NETD_NETD_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "dhcp/dhcp.h"
+#include "netd/config.h"
+
+/* ifalias of every bridge netd creates: "netd:NAME".  How restarts and
+ * --cleanup recognise our links without any state file. */
+#define NETD_ALIAS_PREFIX "netd:"
+
+struct netd;
+
+/* What an epoll event belongs to. */
+enum source_kind {
+	SOURCE_SIGNAL,
+	SOURCE_DNSMASQ,		/* a dnsmasq's pidfd */
+	SOURCE_TIMER,		/* restart backoff timer */
+	SOURCE_INOTIFY,		/* RUN_DIR/dnsmasq: pid files written */
+};
+
+struct source {
+	enum source_kind kind;
+	void *ptr;
+};
+
+enum dnsmasq_state {
+	DNSMASQ_NONE,		/* not needed, or not started */
+	DNSMASQ_STARTING,	/* spawned, pid file not yet written */
+	DNSMASQ_RUNNING,
+	DNSMASQ_BACKOFF,	/* exited; restart scheduled */
+};
+
+struct network {
+	struct netd *netd;
+	struct net_config *cfg;
+	bool running;
+	bool dirty;		/* new or changed: start_networks() applies it */
+	bool keep;		/* scratch flag of apply_config() */
+	int ifindex;		/* the bridge */
+
+	struct dhcp_paths paths;
+	enum dnsmasq_state dm_state;
+	pid_t dm_pid;
+	int dm_pidfd;		/* -1 when none */
+	bool dm_child;		/* ours to reap (not adopted) */
+	struct source dm_source;
+	unsigned int dm_failures;	/* consecutive quick exits */
+	uint64_t dm_started_ms;
+	uint64_t dm_restart_at_ms;	/* when in DNSMASQ_BACKOFF */
+	char dm_error[256];	/* last failure, for show/status */
+};
+
+struct netd {
+	const char *config_dir, *state_dir, *run_dir, *dnsmasq_bin;
+	char *run_dir_abs, *state_dir_abs;
+	struct rtnl *rt;
+	struct fw *fw;
+	int epfd, sigfd, timerfd, inofd, lockfd;
+	struct source sig_source, timer_source, ino_source;
+	bool quit;
+	bool reload;		/* SIGHUP seen: reload after this dispatch */
+	bool ready;		/* netd.pid written */
+	uint64_t ready_deadline_ms;
+
+	struct network **nets;
+	size_t n_nets;
+};
+
+uint64_t now_ms(void);
+
+/* network.c */
+struct network *network_new(struct netd *d, struct net_config *cfg);
+struct network *network_free(struct network *n);	/* no teardown */
+int network_setup_links(struct network *n);	/* bridge, MTU, addresses */
+int network_start_dnsmasq(struct network *n);
+void network_stop_dnsmasq(struct network *n);
+int network_teardown(struct network *n);	/* bridge, dnsmasq, files */
+void network_dnsmasq_exited(struct network *n);
+void network_dnsmasq_pidfile(struct network *n);
+bool network_needs_dnsmasq(const struct network *n);
+void network_bridge_mac(const char *name, uint8_t mac[6]);
+
+/* netd.c */
+int netd_firewall_sync(struct netd *d);
+int netd_watch(struct netd *d, int fd, struct source *src);
+void netd_unwatch(struct netd *d, int fd);
+void netd_arm_timer(struct netd *d);
+
+/* host.c: what the kernel has, for validation and adoption */
+int host_view_read(struct rtnl *rt, struct host_view *ret);
+void host_view_free(struct host_view *h);
+
+/* cleanup.c */
+int netd_cleanup(const char *run_dir, const char *state_dir);
+int sysctl_forwarding_enable(const char *state_dir, bool v6);
+int sysctl_forwarding_restore(const char *state_dir);
+int kill_and_wait(pid_t pid, int timeout_ms);
+
+#endif

@@ -1,0 +1,441 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * One network: its bridge and addresses, its dnsmasq.
+ *
+ * Everything here is "make it so": a bridge or address that already exists
+ * is kept as it is (same ifindex), a dnsmasq already serving the same
+ * configuration is adopted rather than restarted.  That is what lets netd
+ * exit and start again without a guest noticing.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "netd/log.h"
+#include "netd/netd.h"
+#include "netlink/rtnl.h"
+
+/* dnsmasq restart backoff: 100 ms doubling to 30 s; a run of 30 s resets it. */
+#define DM_BACKOFF_FIRST_MS 100
+#define DM_BACKOFF_MAX_MS 30000
+#define DM_STABLE_MS 30000
+
+struct network *network_new(struct netd *d, struct net_config *cfg)
+{
+	struct network *n = calloc(1, sizeof(*n));
+
+	if (!n)
+		return NULL;
+	n->netd = d;
+	n->cfg = cfg;
+	n->dm_pidfd = -1;
+	n->dm_source.kind = SOURCE_DNSMASQ;
+	n->dm_source.ptr = n;
+	if (dhcp_paths(d->run_dir, d->state_dir, cfg->name, &n->paths) < 0) {
+		free(n);
+		return NULL;
+	}
+	return n;
+}
+
+static void dm_forget(struct network *n)
+{
+	if (n->dm_pidfd >= 0) {
+		netd_unwatch(n->netd, n->dm_pidfd);
+		close(n->dm_pidfd);
+	}
+	n->dm_pidfd = -1;
+	n->dm_pid = 0;
+	n->dm_child = false;
+}
+
+struct network *network_free(struct network *n)
+{
+	if (!n)
+		return NULL;
+	dm_forget(n);
+	net_config_free(n->cfg);
+	free(n);
+	return NULL;
+}
+
+bool network_needs_dnsmasq(const struct network *n)
+{
+	return n->cfg->mode != NET_MODE_BRIDGE && (n->cfg->dhcp || n->cfg->dns);
+}
+
+/*
+ * A fixed, locally administered MAC per bridge name.  Without one the
+ * bridge takes the lowest MAC of its ports and changes it as guests come
+ * and go, which makes guests' ARP caches for the gateway go stale.
+ */
+void network_bridge_mac(const char *name, uint8_t mac[6])
+{
+	uint32_t h = 2166136261u;
+
+	for (const char *p = name; *p; p++)
+		h = (h ^ (uint8_t)*p) * 16777619u;
+	mac[0] = 0x02;
+	mac[1] = 0x6e;	/* 'n' */
+	mac[2] = (uint8_t)(h >> 24);
+	mac[3] = (uint8_t)(h >> 16);
+	mac[4] = (uint8_t)(h >> 8);
+	mac[5] = (uint8_t)h;
+}
+
+static int sync_addresses(struct network *n);
+
+int network_setup_links(struct network *n)
+{
+	struct net_config *c = n->cfg;
+	struct rtnl *rt = n->netd->rt;
+	struct rtnl_link link;
+	char alias[64];
+	uint8_t mac[6];
+	int r;
+
+	if (c->mode == NET_MODE_BRIDGE) {
+		/* Not ours: only check it is there. */
+		r = rtnl_link_get(rt, c->bridge, &link);
+		if (r < 0) {
+			log_error(c->name, "bridge %s does not exist: %s", c->bridge, strerror(-r));
+			return r;
+		}
+		if (strcmp(link.kind, "bridge") != 0) {
+			log_error(c->name, "%s is not a bridge", c->bridge);
+			return -ENOTSUP;
+		}
+		n->ifindex = link.ifindex;
+		return 0;
+	}
+
+	snprintf(alias, sizeof(alias), NETD_ALIAS_PREFIX "%s", c->name);
+	network_bridge_mac(c->bridge, mac);
+	r = rtnl_bridge_create(rt, c->bridge,
+			       &(struct rtnl_bridge_opts){ .mtu = c->mtu, .mac = mac, .alias = alias },
+			       &n->ifindex);
+	if (r < 0) {
+		log_error(c->name, "cannot create bridge %s: %s%s%s", c->bridge, strerror(-r),
+			  *rtnl_errmsg(rt) ? ": " : "", rtnl_errmsg(rt));
+		return r;
+	}
+	r = rtnl_link_get_by_index(rt, n->ifindex, &link);
+	if (r < 0)
+		return r;
+	if (strcmp(link.alias, alias) != 0) {
+		log_error(c->name, "bridge %s exists but was not made by netd (alias '%s'); "
+			  "not touching it", c->bridge, link.alias);
+		return -EEXIST;
+	}
+	if (c->mtu && link.mtu != c->mtu) {
+		r = rtnl_link_set_mtu(rt, n->ifindex, c->mtu);
+		if (r < 0)
+			log_warn(c->name, "cannot set MTU %u on %s: %s, ignoring", c->mtu, c->bridge,
+				 *rtnl_errmsg(rt) ? rtnl_errmsg(rt) : strerror(-r));
+	}
+	if (!link.up) {
+		r = rtnl_link_set_up(rt, n->ifindex, true);
+		if (r < 0)
+			return r;
+	}
+	return sync_addresses(n);
+}
+
+struct addr_scan {
+	struct network *n;
+	struct rtnl_addr stale[32];
+	size_t n_stale;
+};
+
+static bool configured(const struct net_config *c, const struct rtnl_addr *a)
+{
+	for (size_t i = 0; i < c->n_addrs; i++) {
+		const struct ipprefix *p = &c->addrs[i];
+
+		if (p->addr.family == a->family && p->len == a->prefixlen &&
+		    memcmp(p->addr.a.b, &a->addr, a->family == AF_INET ? 4 : 16) == 0)
+			return true;
+	}
+	return false;
+}
+
+static int on_addr(const struct rtnl_addr *a, void *data)
+{
+	struct addr_scan *s = data;
+
+	if (a->ifindex != s->n->ifindex || configured(s->n->cfg, a))
+		return 0;
+	/* Link-local IPv6 addresses are the kernel's, not ours. */
+	if (a->family == AF_INET6 && a->addr.v6.s6_addr[0] == 0xfe &&
+	    (a->addr.v6.s6_addr[1] & 0xc0) == 0x80)
+		return 0;
+	if (s->n_stale < sizeof(s->stale) / sizeof(s->stale[0]))
+		s->stale[s->n_stale++] = *a;
+	return 0;
+}
+
+/* Add the configured addresses; remove others an earlier config left. */
+static int sync_addresses(struct network *n)
+{
+	struct net_config *c = n->cfg;
+	struct rtnl *rt = n->netd->rt;
+	struct addr_scan scan = { .n = n };
+	int r;
+
+	r = rtnl_addr_dump(rt, AF_UNSPEC, on_addr, &scan);
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < scan.n_stale; i++) {
+		r = rtnl_addr_del(rt, &scan.stale[i]);
+		if (r < 0)
+			log_warn(c->name, "cannot remove old address from %s: %s, ignoring",
+				 c->bridge, strerror(-r));
+	}
+	for (size_t i = 0; i < c->n_addrs; i++) {
+		struct rtnl_addr a = {
+			.ifindex = n->ifindex,
+			.family = c->addrs[i].addr.family,
+			.prefixlen = c->addrs[i].len,
+		};
+		char s[64];
+
+		memcpy(&a.addr, c->addrs[i].addr.a.b, a.family == AF_INET ? 4 : 16);
+		r = rtnl_addr_add(rt, &a);
+		if (r < 0) {
+			log_error(c->name, "cannot add %s/%u to %s: %s%s%s",
+				  ipaddr_to_string(&c->addrs[i].addr, s, sizeof(s)), a.prefixlen,
+				  c->bridge, strerror(-r), *rtnl_errmsg(rt) ? ": " : "",
+				  rtnl_errmsg(rt));
+			return r;
+		}
+	}
+	return 0;
+}
+
+/* dnsmasq */
+
+static void fill_dhcp_network(const struct net_config *c, struct dhcp_network *dn,
+			      struct dhcp_subnet *subnets, struct dhcp_reservation *res,
+			      struct dhcp_record *recs)
+{
+	memset(dn, 0, sizeof(*dn));
+	dn->name = c->name;
+	dn->bridge = c->bridge;
+	for (size_t i = 0; i < c->n_addrs; i++) {
+		subnets[i].host.family = c->addrs[i].addr.family;
+		memcpy(&subnets[i].host.a, c->addrs[i].addr.a.b, 16);
+		subnets[i].prefixlen = c->addrs[i].len;
+		if (c->addrs[i].addr.family == AF_INET && !dn->range_prefixlen)
+			dn->range_prefixlen = c->addrs[i].len;
+	}
+	dn->subnets = subnets;
+	dn->n_subnets = c->n_addrs;
+	dn->dhcp = c->dhcp;
+	dn->range_start.family = c->range_start.family;
+	memcpy(&dn->range_start.a, c->range_start.a.b, 16);
+	dn->range_end.family = c->range_end.family;
+	memcpy(&dn->range_end.a, c->range_end.a.b, 16);
+	dn->lease_time = c->lease_time;
+	for (size_t i = 0; i < c->n_reservations; i++) {
+		memcpy(res[i].mac, c->reservations[i].mac, 6);
+		res[i].ip.family = c->reservations[i].ip.family;
+		memcpy(&res[i].ip.a, c->reservations[i].ip.a.b, 16);
+		res[i].hostname = c->reservations[i].hostname;
+	}
+	dn->reservations = res;
+	dn->n_reservations = c->n_reservations;
+	dn->dns = c->dns;
+	dn->domain = c->domain;
+	for (size_t i = 0; i < c->n_records; i++) {
+		recs[i].name = c->records[i].name;
+		recs[i].ip.family = c->records[i].ip.family;
+		memcpy(&recs[i].ip.a, c->records[i].ip.a.b, 16);
+	}
+	dn->records = recs;
+	dn->n_records = c->n_records;
+}
+
+static int write_dnsmasq_files(struct network *n, unsigned int *changed)
+{
+	struct net_config *c = n->cfg;
+	struct dhcp_subnet subnets[NET_MAX_ADDRS];
+	struct dhcp_reservation *res;
+	struct dhcp_record *recs;
+	struct dhcp_network dn;
+	int r;
+
+	res = calloc(c->n_reservations + 1, sizeof(*res));
+	recs = calloc(c->n_records + 1, sizeof(*recs));
+	if (!res || !recs) {
+		free(res);
+		free(recs);
+		return -ENOMEM;
+	}
+	fill_dhcp_network(c, &dn, subnets, res, recs);
+	r = dhcp_write_files(&dn, &n->paths, changed);
+	free(res);
+	free(recs);
+	return r;
+}
+
+static int dm_track(struct network *n, pid_t pid, bool child)
+{
+	int fd = (int)syscall(SYS_pidfd_open, pid, 0);
+
+	if (fd < 0)
+		return -errno;
+	n->dm_pid = pid;
+	n->dm_pidfd = fd;
+	n->dm_child = child;
+	return netd_watch(n->netd, fd, &n->dm_source);
+}
+
+static int dm_spawn(struct network *n)
+{
+	pid_t pid;
+	int r;
+
+	r = dhcp_spawn(n->netd->dnsmasq_bin, &n->paths, &pid);
+	if (r < 0) {
+		snprintf(n->dm_error, sizeof(n->dm_error), "cannot start dnsmasq: %s",
+			 r == -ENOENT ? "dnsmasq is not installed (package dnsmasq-base)" : strerror(-r));
+		log_error(n->cfg->name, "%s", n->dm_error);
+		return r;
+	}
+	n->dm_started_ms = now_ms();
+	n->dm_state = DNSMASQ_STARTING;
+	r = dm_track(n, pid, true);
+	if (r < 0) {
+		log_error(n->cfg->name, "cannot watch dnsmasq (pid %d): %s", pid, strerror(-r));
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+		dm_forget(n);
+		n->dm_state = DNSMASQ_NONE;
+		return r;
+	}
+	log_info(n->cfg->name, "dnsmasq started (pid %d)", pid);
+	return 0;
+}
+
+/*
+ * Start (or adopt) the network's dnsmasq.  An instance already serving the
+ * same configuration is kept, with a SIGHUP if only its hosts files changed;
+ * one serving an older configuration is replaced.
+ */
+int network_start_dnsmasq(struct network *n)
+{
+	unsigned int changed = 0;
+	pid_t pid;
+	int r;
+
+	if (!network_needs_dnsmasq(n))
+		return 0;
+	r = write_dnsmasq_files(n, &changed);
+	if (r < 0) {
+		log_error(n->cfg->name, "cannot write dnsmasq configuration under %s: %s",
+			  n->netd->run_dir, strerror(-r));
+		return r;
+	}
+	if (n->dm_pidfd < 0 && dhcp_find(&n->paths, &pid) == 0) {
+		if (!(changed & DHCP_CHANGED_CONF)) {
+			r = dm_track(n, pid, false);
+			if (r == 0) {
+				n->dm_state = DNSMASQ_RUNNING;
+				n->dm_started_ms = now_ms();
+				if (changed & DHCP_CHANGED_HOSTS)
+					kill(pid, SIGHUP);
+				log_info(n->cfg->name, "adopted running dnsmasq (pid %d)", pid);
+				return 0;
+			}
+		}
+		log_info(n->cfg->name, "replacing dnsmasq (pid %d): configuration changed", pid);
+		kill_and_wait(pid, 2000);
+	} else if (n->dm_pidfd >= 0) {
+		if (!(changed & DHCP_CHANGED_CONF)) {
+			if (changed & DHCP_CHANGED_HOSTS)
+				kill(n->dm_pid, SIGHUP);
+			return 0;
+		}
+		network_stop_dnsmasq(n);
+	}
+	return dm_spawn(n);
+}
+
+void network_stop_dnsmasq(struct network *n)
+{
+	if (n->dm_pidfd >= 0) {
+		pid_t pid = n->dm_pid;
+		bool child = n->dm_child;
+
+		dm_forget(n);
+		kill_and_wait(pid, 2000);
+		if (child)
+			waitpid(pid, NULL, WNOHANG);
+	}
+	n->dm_state = DNSMASQ_NONE;
+}
+
+/* The dnsmasq's pidfd became readable: it exited. */
+void network_dnsmasq_exited(struct network *n)
+{
+	uint64_t now = now_ms(), delay;
+	char how[64] = "exited";
+	char *tail;
+	int status;
+
+	if (n->dm_child && waitpid(n->dm_pid, &status, WNOHANG) == n->dm_pid) {
+		if (WIFEXITED(status))
+			snprintf(how, sizeof(how), "exited with status %d", WEXITSTATUS(status));
+		else if (WIFSIGNALED(status))
+			snprintf(how, sizeof(how), "killed by signal %d", WTERMSIG(status));
+	}
+	tail = dhcp_log_tail(&n->paths, 400);
+	snprintf(n->dm_error, sizeof(n->dm_error), "dnsmasq (pid %d) %s%s%s", n->dm_pid, how,
+		 tail && *tail ? ": " : "", tail ? tail : "");
+	log_warn(n->cfg->name, "%s", n->dm_error);
+	free(tail);
+	dm_forget(n);
+
+	if (now - n->dm_started_ms > DM_STABLE_MS)
+		n->dm_failures = 0;
+	delay = DM_BACKOFF_FIRST_MS << (n->dm_failures < 10 ? n->dm_failures : 10);
+	if (delay > DM_BACKOFF_MAX_MS)
+		delay = DM_BACKOFF_MAX_MS;
+	n->dm_failures++;
+	n->dm_state = DNSMASQ_BACKOFF;
+	n->dm_restart_at_ms = now + delay;
+	log_info(n->cfg->name, "restarting dnsmasq in %llu ms", (unsigned long long)delay);
+	netd_arm_timer(n->netd);
+}
+
+/* RUN_DIR/dnsmasq/NAME.pid was written: dnsmasq is serving. */
+void network_dnsmasq_pidfile(struct network *n)
+{
+	if (n->dm_state == DNSMASQ_STARTING) {
+		n->dm_state = DNSMASQ_RUNNING;
+		log_debug(n->cfg->name, "dnsmasq is serving");
+	}
+}
+
+int network_teardown(struct network *n)
+{
+	struct net_config *c = n->cfg;
+	int r = 0;
+
+	network_stop_dnsmasq(n);
+	dhcp_remove_files(&n->paths);
+	if (c->mode != NET_MODE_BRIDGE && n->ifindex > 0) {
+		r = rtnl_link_delete(n->netd->rt, n->ifindex);
+		if (r < 0)
+			log_error(c->name, "cannot delete bridge %s: %s", c->bridge, strerror(-r));
+	}
+	n->ifindex = 0;
+	n->running = false;
+	return r;
+}

@@ -1,0 +1,128 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * rtnl: the small slice of rtnetlink netd needs, over libmnl.
+ *
+ * Every call is synchronous: one request, one acknowledgement (or one dump),
+ * on one NETLINK_ROUTE socket with NETLINK_EXT_ACK on.  Functions return 0 or
+ * a negative errno; when the kernel attached an extended-ack message to a
+ * failure, rtnl_errmsg() returns it until the next call.  The library never
+ * logs.
+ *
+ * "Create" calls are idempotent: asking for what already exists (a bridge of
+ * that name, an address already on the link) succeeds.
+ */
+#ifndef NETD_RTNL_H
+#define NETD_RTNL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <net/if.h>
+#include <netinet/in.h>
+
+struct rtnl;
+
+struct rtnl_link {
+	int ifindex;
+	char name[IF_NAMESIZE];
+	char kind[16];		/* IFLA_INFO_KIND: "bridge", "tun", "veth", "" */
+	char alias[64];		/* IFLA_IFALIAS, "" when unset */
+	int master;		/* ifindex of the bridge it is enslaved to, 0 if none */
+	unsigned int mtu;
+	unsigned int group;
+	bool up;		/* IFF_UP is set */
+	uint8_t mac[6];
+};
+
+struct rtnl_addr {
+	int ifindex;
+	int family;		/* AF_INET or AF_INET6 */
+	union {
+		struct in_addr v4;
+		struct in6_addr v6;
+	} addr;
+	uint8_t prefixlen;
+};
+
+struct rtnl_route {
+	int family;
+	union {
+		struct in_addr v4;
+		struct in6_addr v6;
+	} dst;
+	uint8_t dst_len;	/* 0 for a default route */
+	int oif;		/* 0 when the route has none (e.g. multipath) */
+	uint8_t table;
+	uint8_t type;		/* RTN_UNICAST, RTN_LOCAL, ... */
+};
+
+typedef int (*rtnl_link_cb)(const struct rtnl_link *link, void *data);
+typedef int (*rtnl_addr_cb)(const struct rtnl_addr *addr, void *data);
+typedef int (*rtnl_route_cb)(const struct rtnl_route *route, void *data);
+
+int rtnl_open(struct rtnl **ret);
+struct rtnl *rtnl_close(struct rtnl *rt);	/* NULL-safe, returns NULL */
+const char *rtnl_errmsg(const struct rtnl *rt);	/* "" when there is none */
+
+/* Lookups: -ENODEV when no link has that name/index. */
+int rtnl_link_get(struct rtnl *rt, const char *name, struct rtnl_link *ret);
+int rtnl_link_get_by_index(struct rtnl *rt, int ifindex, struct rtnl_link *ret);
+
+/*
+ * Dumps: the callback runs once per object; a negative return stops the dump
+ * and is returned.  Only main-table unicast routes are reported by
+ * rtnl_route_dump (what can overlap a subnet we would add).  The whole dump
+ * is read before the first callback, so callbacks see one consistent
+ * snapshot and may call other rtnl functions; -EAGAIN when the kernel kept
+ * interrupting the dump (NLM_F_DUMP_INTR) through every retry.
+ */
+int rtnl_link_dump(struct rtnl *rt, rtnl_link_cb cb, void *data);
+int rtnl_addr_dump(struct rtnl *rt, int family, rtnl_addr_cb cb, void *data);
+int rtnl_route_dump(struct rtnl *rt, int family, rtnl_route_cb cb, void *data);
+
+struct rtnl_bridge_opts {
+	unsigned int mtu;	/* 0: kernel default */
+	const uint8_t *mac;	/* NULL: kernel chooses; otherwise fixed, so it
+				 * does not change as ports join and leave */
+	const char *alias;	/* IFLA_IFALIAS marker, NULL for none */
+	unsigned int group;	/* IFLA_GROUP, 0 for the default group */
+};
+
+/*
+ * Create a bridge with STP off and forward delay 0, and bring it up.  An
+ * existing link of that name succeeds when it is a bridge (its ifindex is
+ * returned and nothing is changed) and fails with -EEXIST otherwise.
+ */
+int rtnl_bridge_create(struct rtnl *rt, const char *name,
+		       const struct rtnl_bridge_opts *opts, int *ret_ifindex);
+
+int rtnl_link_delete(struct rtnl *rt, int ifindex);	/* -ENODEV is not an error: 0 */
+int rtnl_link_set_up(struct rtnl *rt, int ifindex, bool up);
+int rtnl_link_set_mtu(struct rtnl *rt, int ifindex, unsigned int mtu);
+/* Enslave to master (a bridge), 0 to release; also sets the link up. */
+int rtnl_link_set_master(struct rtnl *rt, int ifindex, int master);
+
+/* Address add succeeds when the address is already there; del when it is not. */
+int rtnl_addr_add(struct rtnl *rt, const struct rtnl_addr *addr);
+int rtnl_addr_del(struct rtnl *rt, const struct rtnl_addr *addr);
+
+/*
+ * TAP devices (ioctl on /dev/net/tun, then rtnetlink).  name may be NULL or
+ * "" (the kernel picks one from the pattern "netd-t%d").  With persist, the
+ * device outlives the returned fd and belongs to owner (uid, -1 for none).
+ * vnet_hdr asks for IFF_VNET_HDR; queues > 1 asks for IFF_MULTI_QUEUE and
+ * returns `queues` fds.  The created name is copied to ret_name
+ * (IF_NAMESIZE bytes).  Returns 0 or -errno; fds are closed on failure.
+ */
+struct rtnl_tap_opts {
+	const char *name;
+	bool vnet_hdr;
+	bool persist;
+	uid_t owner;		/* (uid_t)-1: no owner */
+	unsigned int queues;	/* 0 or 1: one fd */
+	const uint8_t *mac;	/* NULL: kernel chooses */
+};
+int rtnl_tap_create(struct rtnl *rt, const struct rtnl_tap_opts *opts,
+		    int *ret_fds, char *ret_name);
+
+#endif

@@ -1,0 +1,831 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * Unit test of the nftables ruleset builder (no kernel, no privileges).
+ *
+ * Builds plans for representative network sets, renders every object
+ * (rules through nftnl_rule_snprintf) and compares the text with golden
+ * files in tests/data/fw/; checks structure (rule counts per chain, map
+ * elements, object order, constant dispatch whatever the number of
+ * networks), caller errors, and the encoded netlink batch.
+ *
+ * FW_UPDATE_GOLDEN=1 rewrites the golden files instead of comparing.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <libgen.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <libmnl/libmnl.h>
+#include <linux/netfilter.h>
+#include <linux/netfilter/nfnetlink.h>
+#include <linux/netfilter/nf_tables.h>
+
+#include "firewall/fw-private.h"
+
+static int failures;
+
+__attribute__((format(printf, 2, 3)))
+static void check(int ok, const char *fmt, ...)
+{
+	va_list ap;
+
+	printf("%s: ", ok ? "ok" : "FAIL");
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	printf("\n");
+	if (!ok)
+		failures++;
+}
+
+static struct fw_prefix pfx(int family, const char *host, uint8_t len)
+{
+	struct fw_prefix p = { .family = family, .len = len };
+
+	if (inet_pton(family, host, &p.host) != 1)
+		abort();
+	return p;
+}
+
+static struct fw_forward fwd(uint8_t proto, uint16_t host_port, int family,
+			     const char *guest, uint16_t guest_port)
+{
+	struct fw_forward f = { .proto = proto, .host_port = host_port,
+				.family = family, .guest_port = guest_port };
+
+	if (inet_pton(family, guest, &f.guest) != 1)
+		abort();
+	return f;
+}
+
+/* ---- fixtures ---- */
+
+static struct fw_prefix web_pfx[2], lab_pfx[1], iso_pfx[2], v6_pfx[2];
+static struct fw_forward web_fwd[2];
+
+static void fixtures_init(void)
+{
+	web_pfx[0] = pfx(AF_INET, "10.10.0.1", 24);
+	web_pfx[1] = pfx(AF_INET6, "fd00:10::1", 64);
+	web_fwd[0] = fwd(IPPROTO_TCP, 8080, AF_INET, "10.10.0.10", 80);
+	web_fwd[1] = fwd(IPPROTO_UDP, 5353, AF_INET6, "fd00:10::10", 53);
+	lab_pfx[0] = pfx(AF_INET, "10.20.0.1", 24);
+	iso_pfx[0] = pfx(AF_INET, "10.30.0.1", 24);
+	iso_pfx[1] = pfx(AF_INET6, "fd00:30::1", 64);
+	/* two addresses in one /56: the subnet is used once */
+	v6_pfx[0] = pfx(AF_INET6, "fd00:1:2:3ff::1", 56);
+	v6_pfx[1] = pfx(AF_INET6, "fd00:1:2:300::2", 56);
+}
+
+static struct fw_network net_web(void)
+{
+	return (struct fw_network){ "web", "netd-web", FW_MODE_NAT, "eth0",
+				    web_pfx, 2, web_fwd, 2 };
+}
+
+static struct fw_network net_lab(void)
+{
+	return (struct fw_network){ "lab", "netd-lab", FW_MODE_ROUTED, "eth1",
+				    lab_pfx, 1, NULL, 0 };
+}
+
+static struct fw_network net_iso(void)
+{
+	return (struct fw_network){ "iso", "netd-iso", FW_MODE_ISOLATED, NULL,
+				    iso_pfx, 2, NULL, 0 };
+}
+
+static struct fw_network net_v6(void)
+{
+	return (struct fw_network){ "six_6", "netd-six", FW_MODE_NAT, "",
+				    v6_pfx, 2, NULL, 0 };
+}
+
+/* ---- rendering ---- */
+
+static void render_key(FILE *f, const char *set, const uint8_t *key,
+		       uint32_t len)
+{
+	char buf[INET6_ADDRSTRLEN];
+	uint16_t port;
+
+	if (strcmp(set, FW_MAP_MASQ4) == 0 && len == 4) {
+		fprintf(f, "%s", inet_ntop(AF_INET, key, buf, sizeof(buf)));
+	} else if (strcmp(set, FW_MAP_MASQ6) == 0 && len == 16) {
+		fprintf(f, "%s", inet_ntop(AF_INET6, key, buf, sizeof(buf)));
+	} else if (strcmp(set, FW_MAP_DNAT) == 0 && len == 8) {
+		memcpy(&port, key + 4, sizeof(port));
+		fprintf(f, "%s . %u", key[0] == IPPROTO_TCP ? "tcp" :
+			key[0] == IPPROTO_UDP ? "udp" : "?", ntohs(port));
+	} else {
+		fprintf(f, "\"%.*s\"", (int)strnlen((const char *)key, len),
+			(const char *)key);
+	}
+}
+
+static int render_elem(struct nftnl_set_elem *e, void *data)
+{
+	void **args = data;
+	FILE *f = args[0];
+	const char *set = args[1];
+	uint32_t len = 0;
+	const uint8_t *key = nftnl_set_elem_get(e, NFTNL_SET_ELEM_KEY, &len);
+
+	fprintf(f, "  ");
+	render_key(f, set, key, len);
+	if (nftnl_set_elem_is_set(e, NFTNL_SET_ELEM_FLAGS) &&
+	    nftnl_set_elem_get_u32(e, NFTNL_SET_ELEM_FLAGS) &
+	    NFT_SET_ELEM_INTERVAL_END)
+		fprintf(f, " end");
+	if (nftnl_set_elem_is_set(e, NFTNL_SET_ELEM_CHAIN))
+		fprintf(f, " : %s %s",
+			(int)nftnl_set_elem_get_u32(e, NFTNL_SET_ELEM_VERDICT) ==
+			NFT_JUMP ? "jump" : "?",
+			nftnl_set_elem_get_str(e, NFTNL_SET_ELEM_CHAIN));
+	fprintf(f, "\n");
+	return 0;
+}
+
+static void render_chain(FILE *f, struct nftnl_chain *c)
+{
+	fprintf(f, "chain %s", nftnl_chain_get_str(c, NFTNL_CHAIN_NAME));
+	if (nftnl_chain_is_set(c, NFTNL_CHAIN_HOOKNUM))
+		fprintf(f, " (type %s hook %u priority %d policy %u)",
+			nftnl_chain_get_str(c, NFTNL_CHAIN_TYPE),
+			nftnl_chain_get_u32(c, NFTNL_CHAIN_HOOKNUM),
+			nftnl_chain_get_s32(c, NFTNL_CHAIN_PRIO),
+			nftnl_chain_get_u32(c, NFTNL_CHAIN_POLICY));
+	fprintf(f, "\n");
+}
+
+static void render_set(FILE *f, struct nftnl_set *s)
+{
+	uint32_t flags = nftnl_set_get_u32(s, NFTNL_SET_FLAGS);
+
+	fprintf(f, "%s %s (key type %u len %u flags 0x%x%s)\n",
+		flags & NFT_SET_MAP ? "map" : "set",
+		nftnl_set_get_str(s, NFTNL_SET_NAME),
+		nftnl_set_get_u32(s, NFTNL_SET_KEY_TYPE),
+		nftnl_set_get_u32(s, NFTNL_SET_KEY_LEN), flags,
+		flags & NFT_SET_MAP ? " : verdict" : "");
+}
+
+static void render_rule(FILE *f, const struct fw_msg *m)
+{
+	char buf[4096];
+	const char *body;
+
+	nftnl_rule_snprintf(buf, sizeof(buf), m->rule, NFTNL_OUTPUT_DEFAULT, 0);
+	body = strchr(buf, '\n');	/* skip "inet netd CHAIN" */
+	fprintf(f, "rule %s #%u%s", nftnl_rule_get_str(m->rule,
+		NFTNL_RULE_CHAIN), m->index, body ? body : "\n");
+}
+
+static void render_msg(FILE *f, const struct fw_msg *m)
+{
+	void *args[2];
+
+	switch (m->type) {
+	case FW_MSG_NEWTABLE:
+	case FW_MSG_DELTABLE:
+	case FW_MSG_NEWSETELEM: {
+		char what[128];
+
+		fw_msg_describe(m, what, sizeof(what));
+		fprintf(f, "%s\n", what);
+		if (m->type != FW_MSG_NEWSETELEM)
+			break;
+		args[0] = f;
+		args[1] = (void *)nftnl_set_get_str(m->set, NFTNL_SET_NAME);
+		nftnl_set_elem_foreach(m->set, render_elem, args);
+		break;
+	}
+	case FW_MSG_NEWCHAIN:
+		render_chain(f, m->chain);
+		break;
+	case FW_MSG_NEWSET:
+		render_set(f, m->set);
+		break;
+	case FW_MSG_NEWRULE:
+		render_rule(f, m);
+		break;
+	}
+}
+
+static char *render_plan(const struct fw_plan *plan)
+{
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+
+	if (!f)
+		abort();
+	for (size_t i = 0; i < plan->n; i++)
+		render_msg(f, &plan->msgs[i]);
+	fclose(f);
+	return text;
+}
+
+/* ---- golden files ---- */
+
+/* tests/data/fw: next to this source file.  __FILE__ is relative to the
+ * build root, which is the parent of this executable's directory. */
+static void golden_path(char *buf, size_t len, const char *name)
+{
+	char src[PATH_MAX], exe[PATH_MAX];
+	ssize_t n;
+
+	snprintf(src, sizeof(src), "%s", __FILE__);
+	if (src[0] == '/') {
+		snprintf(buf, len, "%s/data/fw/%s.txt", dirname(src), name);
+		return;
+	}
+	n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	exe[n > 0 ? n : 0] = '\0';
+	snprintf(buf, len, "%s/%s/data/fw/%s.txt",
+		 dirname(dirname(exe)), dirname(src), name);
+}
+
+static char *read_file(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	char *text = NULL;
+	size_t len = 0;
+
+	if (!f)
+		return NULL;
+	if (getdelim(&text, &len, '\0', f) < 0) {
+		free(text);
+		text = NULL;
+	}
+	fclose(f);
+	return text;
+}
+
+static void first_difference(const char *a, const char *b)
+{
+	unsigned int line = 1;
+	const char *la = a;
+
+	while (*a && *a == *b) {
+		if (*a == '\n') {
+			line++;
+			la = a + 1;
+		}
+		a++;
+		b++;
+	}
+	printf("  first difference at line %u: got \"%.*s\"\n", line,
+	       (int)strcspn(la, "\n"), la);
+}
+
+static void check_golden(const char *name, const struct fw_plan *plan)
+{
+	char path[PATH_MAX + 64];
+	char *got = render_plan(plan), *want;
+	FILE *f;
+
+	golden_path(path, sizeof(path), name);
+	if (getenv("FW_UPDATE_GOLDEN")) {
+		f = fopen(path, "w");
+		check(f && fputs(got, f) >= 0, "wrote %s", path);
+		if (f)
+			fclose(f);
+		free(got);
+		return;
+	}
+	want = read_file(path);
+	check(want != NULL, "golden file %s readable", path);
+	if (want) {
+		check(strcmp(got, want) == 0, "%s: plan matches %s", name,
+		      path);
+		if (strcmp(got, want) != 0)
+			first_difference(got, want);
+	}
+	free(want);
+	free(got);
+}
+
+/* ---- plan queries ---- */
+
+static size_t count_type(const struct fw_plan *plan, enum fw_msg_type type)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < plan->n; i++)
+		n += plan->msgs[i].type == type;
+	return n;
+}
+
+static size_t count_rules(const struct fw_plan *plan, const char *chain)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < plan->n; i++)
+		n += plan->msgs[i].type == FW_MSG_NEWRULE &&
+		     strcmp(nftnl_rule_get_str(plan->msgs[i].rule,
+					       NFTNL_RULE_CHAIN), chain) == 0;
+	return n;
+}
+
+static bool has_chain(const struct fw_plan *plan, const char *name)
+{
+	for (size_t i = 0; i < plan->n; i++)
+		if (plan->msgs[i].type == FW_MSG_NEWCHAIN &&
+		    strcmp(nftnl_chain_get_str(plan->msgs[i].chain,
+					       NFTNL_CHAIN_NAME), name) == 0)
+			return true;
+	return false;
+}
+
+static bool has_set(const struct fw_plan *plan, const char *name)
+{
+	for (size_t i = 0; i < plan->n; i++)
+		if (plan->msgs[i].type == FW_MSG_NEWSET &&
+		    strcmp(nftnl_set_get_str(plan->msgs[i].set,
+					     NFTNL_SET_NAME), name) == 0)
+			return true;
+	return false;
+}
+
+struct elem_query {
+	const void *key;
+	uint32_t len;
+	size_t count;		/* elements seen */
+	const char *jump;	/* of the element with key */
+	bool found;
+};
+
+static int query_elem(struct nftnl_set_elem *e, void *data)
+{
+	struct elem_query *q = data;
+	uint32_t len = 0;
+	const void *key = nftnl_set_elem_get(e, NFTNL_SET_ELEM_KEY, &len);
+
+	q->count++;
+	if (q->key && len == q->len && memcmp(key, q->key, len) == 0 &&
+	    !(nftnl_set_elem_is_set(e, NFTNL_SET_ELEM_FLAGS) &&
+	      nftnl_set_elem_get_u32(e, NFTNL_SET_ELEM_FLAGS))) {
+		q->found = true;
+		q->jump = nftnl_set_elem_is_set(e, NFTNL_SET_ELEM_CHAIN) ?
+			  nftnl_set_elem_get_str(e, NFTNL_SET_ELEM_CHAIN) :
+			  NULL;
+	}
+	return 0;
+}
+
+static struct elem_query elems(const struct fw_plan *plan, const char *set,
+			       const void *key, uint32_t len)
+{
+	struct elem_query q = { .key = key, .len = len };
+
+	for (size_t i = 0; i < plan->n; i++)
+		if (plan->msgs[i].type == FW_MSG_NEWSETELEM &&
+		    strcmp(nftnl_set_get_str(plan->msgs[i].set,
+					     NFTNL_SET_NAME), set) == 0)
+			nftnl_set_elem_foreach(plan->msgs[i].set, query_elem,
+					       &q);
+	return q;
+}
+
+static struct elem_query ifname_elem(const struct fw_plan *plan,
+				     const char *set, const char *ifname)
+{
+	static char key[16];
+
+	memset(key, 0, sizeof(key));
+	memcpy(key, ifname, strlen(ifname));
+	return elems(plan, set, key, sizeof(key));
+}
+
+struct ref_check {
+	const struct fw_plan *plan;
+	bool ok;
+};
+
+static int check_lookup_ref(struct nftnl_expr *e, void *data)
+{
+	struct ref_check *rc = data;
+
+	if (strcmp(nftnl_expr_get_str(e, NFTNL_EXPR_NAME), "lookup") == 0 &&
+	    !has_set(rc->plan, nftnl_expr_get_str(e, NFTNL_EXPR_LOOKUP_SET)))
+		rc->ok = false;
+	return 0;
+}
+
+static int check_jump_ref(struct nftnl_set_elem *e, void *data)
+{
+	struct ref_check *rc = data;
+
+	if (nftnl_set_elem_is_set(e, NFTNL_SET_ELEM_CHAIN) &&
+	    !has_chain(rc->plan, nftnl_set_elem_get_str(e,
+							NFTNL_SET_ELEM_CHAIN)))
+		rc->ok = false;
+	return 0;
+}
+
+/* Tables first, then chains, sets, elements, rules; every reference
+ * resolves to an object of the plan. */
+static void check_structure(const char *name, const struct fw_plan *plan)
+{
+	struct ref_check rc = { plan, true };
+	bool ordered = plan->n >= 3;
+	int last = FW_MSG_NEWTABLE;
+
+	for (size_t i = 0; i < plan->n; i++) {
+		const struct fw_msg *m = &plan->msgs[i];
+		int rank = i < 3 ? 0 : (int)m->type;
+
+		ordered = ordered && rank >= last && (i >= 3 ||
+			  m->type == (i == 1 ? FW_MSG_DELTABLE :
+				      FW_MSG_NEWTABLE));
+		last = rank;
+		if (m->type == FW_MSG_NEWRULE) {
+			nftnl_expr_foreach(m->rule, check_lookup_ref, &rc);
+			if (!has_chain(plan, nftnl_rule_get_str(m->rule,
+						NFTNL_RULE_CHAIN)))
+				rc.ok = false;
+		} else if (m->type == FW_MSG_NEWSETELEM) {
+			nftnl_set_elem_foreach(m->set, check_jump_ref, &rc);
+			if (!has_set(plan, nftnl_set_get_str(m->set,
+							     NFTNL_SET_NAME)))
+				rc.ok = false;
+		}
+	}
+	check(ordered, "%s: add/delete/add table, then chains, sets, "
+	      "elements, rules", name);
+	check(rc.ok, "%s: every set, map and jump target exists", name);
+}
+
+static struct fw_plan *build(const char *name, const struct fw_network *nets,
+			     size_t n)
+{
+	struct fw_plan *plan = NULL;
+	char err[FW_ERRMSG_MAX];
+	int ret = fw_plan_sync(nets, n, &plan, err, sizeof(err));
+
+	check(ret == 0, "%s: builds (%d %s)", name, ret, err);
+	if (ret < 0)
+		exit(1);
+	check_structure(name, plan);
+	return plan;
+}
+
+/* ---- cases ---- */
+
+static void test_empty(void)
+{
+	struct fw_plan *plan = build("empty", NULL, 0);
+
+	check(count_type(plan, FW_MSG_NEWCHAIN) == 6, "empty: 6 base chains");
+	check(count_type(plan, FW_MSG_NEWSET) == 7, "empty: 7 sets and maps");
+	check(count_type(plan, FW_MSG_NEWSETELEM) == 0,
+	      "empty: no element messages");
+	check(count_rules(plan, "forward") == 2 &&
+	      count_rules(plan, "input") == 1,
+	      "empty: dispatch rules present");
+	check_golden("empty", plan);
+	fw_plan_free(plan);
+}
+
+static void test_nat(void)
+{
+	struct fw_network net = net_web();
+	struct fw_plan *plan = build("nat", &net, 1);
+	uint8_t v4[4] = { 10, 10, 0, 0 }, v4end[4] = { 10, 10, 1, 0 };
+	uint8_t tcp8080[8] = { IPPROTO_TCP, 0, 0, 0, 0x1f, 0x90 };
+	struct elem_query q;
+
+	check(count_rules(plan, "web-from") == 5, "nat: web-from has 5 rules");
+	check(count_rules(plan, "web-to") == 3, "nat: web-to has 3 rules");
+	check(count_rules(plan, "web-in") == 1, "nat: web-in has 1 rule");
+	check(count_rules(plan, "web-masq") == 7, "nat: web-masq has 7 rules");
+	check(count_rules(plan, "web-dnat") == 2, "nat: web-dnat has 2 rules");
+	q = ifname_elem(plan, FW_MAP_FROM, "netd-web");
+	check(q.found && q.jump && strcmp(q.jump, "web-from") == 0,
+	      "nat: from_bridge maps netd-web to web-from");
+	q = elems(plan, FW_MAP_MASQ4, v4, 4);
+	check(q.found && q.count == 2 && strcmp(q.jump, "web-masq") == 0,
+	      "nat: masq4 has 10.10.0.0 : jump web-masq and its end");
+	q = elems(plan, FW_MAP_MASQ4, v4end, 4);
+	check(!q.found, "nat: 10.10.1.0 is only an interval end");
+	q = elems(plan, FW_MAP_DNAT, tcp8080, 8);
+	check(q.found && q.count == 2 && strcmp(q.jump, "web-dnat") == 0,
+	      "nat: dnat maps tcp . 8080 to web-dnat");
+	check_golden("nat", plan);
+	fw_plan_free(plan);
+}
+
+static void test_routed(void)
+{
+	struct fw_network net = net_lab();
+	struct fw_plan *plan = build("routed", &net, 1);
+
+	check(count_rules(plan, "lab-from") == 4, "routed: lab-from 4 rules");
+	check(count_rules(plan, "lab-to") == 3, "routed: lab-to 3 rules");
+	check(!has_chain(plan, "lab-masq") && !has_chain(plan, "lab-dnat"),
+	      "routed: no masq or dnat chain");
+	check(elems(plan, FW_MAP_MASQ4, NULL, 0).count == 0,
+	      "routed: not masqueraded");
+	check_golden("routed", plan);
+	fw_plan_free(plan);
+}
+
+static void test_isolated(void)
+{
+	struct fw_network net = net_iso();
+	struct fw_plan *plan = build("isolated", &net, 1);
+
+	check(count_rules(plan, "iso-from") == 1 &&
+	      count_rules(plan, "iso-to") == 1,
+	      "isolated: from and to chains are a single drop");
+	check(count_rules(plan, "iso-in") == 13, "isolated: iso-in 13 rules");
+	check_golden("isolated", plan);
+	fw_plan_free(plan);
+}
+
+static void test_v6(void)
+{
+	struct fw_network net = net_v6();
+	struct fw_plan *plan = build("v6", &net, 1);
+	uint8_t start[16] = { 0xfd, 0, 0, 1, 0, 2, 3, 0 };
+	struct elem_query q = elems(plan, FW_MAP_MASQ6, start, 16);
+
+	check(q.found && q.count == 2, "v6: one /56 interval for two "
+	      "addresses in it");
+	check(count_rules(plan, "six_6-from") == 3,
+	      "v6: six_6-from 3 rules (one subnet)");
+	check_golden("v6", plan);
+	fw_plan_free(plan);
+}
+
+static void test_three(void)
+{
+	struct fw_network nets[] = { net_web(), net_lab(), net_iso() };
+	struct fw_plan *plan = build("three", nets, 3);
+
+	check(ifname_elem(plan, FW_SET_BRIDGES, "x").count == 3,
+	      "three: 3 bridges");
+	check(ifname_elem(plan, FW_MAP_INPUT, "x").count == 3,
+	      "three: 3 input_bridge elements");
+	check(ifname_elem(plan, FW_MAP_TO, "netd-iso").found,
+	      "three: to_bridge has netd-iso");
+	check_golden("three", plan);
+	fw_plan_free(plan);
+}
+
+static void make_many(struct fw_network *nets, size_t n, char names[][16],
+		      char bridges[][16], struct fw_prefix *pfxs)
+{
+	for (size_t i = 0; i < n; i++) {
+		snprintf(names[i], 16, "n%zu", i);
+		snprintf(bridges[i], 16, "netd-n%zu", i);
+		pfxs[i] = (struct fw_prefix){ .family = AF_INET, .len = 24 };
+		pfxs[i].host.v4.s_addr = htonl(0x0a000001 | (uint32_t)i << 8);
+		nets[i] = (struct fw_network){ names[i], bridges[i],
+			FW_MODE_NAT, NULL, &pfxs[i], 1, NULL, 0 };
+	}
+}
+
+/* The path of a packet must not grow with the number of networks. */
+static void test_scaling(void)
+{
+	static struct fw_network nets[200];
+	static char names[200][16], bridges[200][16];
+	static struct fw_prefix pfxs[200];
+	const char *base[] = { "forward", "input", "prerouting", "output",
+			       "postrouting", "mangle_postrouting" };
+	struct fw_plan *one, *many;
+	bool same = true;
+
+	make_many(nets, 200, names, bridges, pfxs);
+	one = build("one", nets, 1);
+	many = build("many", nets, 200);
+	for (size_t i = 0; i < sizeof(base) / sizeof(base[0]); i++)
+		same = same && count_rules(one, base[i]) ==
+		       count_rules(many, base[i]);
+	check(same, "many: base chains have as many rules for 200 networks "
+	      "as for 1");
+	check(count_rules(many, "n0-from") == count_rules(many, "n199-from"),
+	      "many: per-network chains do not grow either");
+	check(ifname_elem(many, FW_MAP_FROM, "netd-n199").found &&
+	      ifname_elem(many, FW_MAP_FROM, "x").count == 200,
+	      "many: from_bridge has 200 elements");
+	fw_plan_free(one);
+	fw_plan_free(many);
+}
+
+static void expect_error(const char *what, const struct fw_network *nets,
+			 size_t n, int want, const char *needle1,
+			 const char *needle2)
+{
+	struct fw_plan *plan = NULL;
+	char err[FW_ERRMSG_MAX];
+	int ret = fw_plan_sync(nets, n, &plan, err, sizeof(err));
+
+	check(ret == want && plan == NULL && strstr(err, needle1) &&
+	      (!needle2 || strstr(err, needle2)),
+	      "%s: %d \"%s\"", what, ret, err);
+	fw_plan_free(plan);
+}
+
+static void test_errors(void)
+{
+	struct fw_forward dup[] = {
+		fwd(IPPROTO_TCP, 8080, AF_INET, "10.99.0.10", 80),
+		fwd(IPPROTO_TCP, 8080, AF_INET6, "fd00:99::10", 80),
+		fwd(IPPROTO_TCP, 8080, AF_INET, "10.99.0.11", 81),
+	};
+	struct fw_prefix p99 = pfx(AF_INET, "10.99.0.1", 24);
+	struct fw_prefix p10 = pfx(AF_INET, "10.10.0.77", 16);
+	struct fw_network nets[2] = { net_web(), net_lab() };
+
+	nets[1] = (struct fw_network){ "db", "netd-db", FW_MODE_NAT, NULL,
+				       &p99, 1, dup, 1 };
+	expect_error("same port in two networks", nets, 2, -EEXIST, "web",
+		     "db");
+	nets[1].n_forwards = 3;
+	expect_error("same port, same family twice in one network", nets + 1,
+		     1, -EEXIST, "twice", NULL);
+	nets[1].n_forwards = 2;
+	{
+		struct fw_plan *plan = build("v4 and v6 forward of one port",
+					     nets + 1, 1);
+
+		check(elems(plan, FW_MAP_DNAT, NULL, 0).count == 1 &&
+		      count_rules(plan, "db-dnat") == 2,
+		      "one dnat element, two dnat rules");
+		fw_plan_free(plan);
+	}
+	nets[1] = (struct fw_network){ "db", "netd-db", FW_MODE_NAT, NULL,
+				       &p10, 1, NULL, 0 };
+	expect_error("overlapping nat subnets", nets, 2, -EEXIST,
+		     "overlapping", NULL);
+	nets[1].mode = FW_MODE_ROUTED;
+	fw_plan_free(build("overlap allowed when not masqueraded", nets, 2));
+}
+
+static void test_invalid(void)
+{
+	struct fw_network n = net_lab();
+
+	n.name = "bad.name";
+	expect_error("name with a dot", &n, 1, -EINVAL, "bad.name", NULL);
+	n.name = "a23456789012345678901234567890123";
+	expect_error("33-character name", &n, 1, -EINVAL, "invalid", NULL);
+	n.name = "a2345678901234567890123456789012";
+	fw_plan_free(build("32-character name", &n, 1));
+	n.bridge = "netd-0123456789a";
+	expect_error("16-character bridge", &n, 1, -EINVAL, "bridge", NULL);
+	n.bridge = "netd-lab";
+	n.uplink = "uplink-012345678";
+	expect_error("16-character uplink", &n, 1, -EINVAL, "uplink", NULL);
+	n = net_lab();
+	{
+		struct fw_network two[] = { n, n };
+
+		expect_error("same network twice", two, 2, -EEXIST, "lab",
+			     NULL);
+		two[1].name = "lab2";
+		expect_error("same bridge twice", two, 2, -EEXIST, "netd-lab",
+			     NULL);
+	}
+	n.mode = (enum fw_mode)7;
+	expect_error("unknown mode", &n, 1, -EINVAL, "mode", NULL);
+}
+
+/* The end of the last subnet of the address space has no end element. */
+static void test_interval_edge(void)
+{
+	struct fw_prefix top = pfx(AF_INET, "255.255.255.1", 24);
+	struct fw_network n = { "top", "netd-top", FW_MODE_NAT, NULL, &top, 1,
+				NULL, 0 };
+	struct fw_plan *plan = build("top", &n, 1);
+
+	check(elems(plan, FW_MAP_MASQ4, NULL, 0).count == 1,
+	      "top: 255.255.255.0/24 has a start element only");
+	fw_plan_free(plan);
+}
+
+/* ---- encoding ---- */
+
+static bool roundtrip_rule(const struct nlmsghdr *nlh,
+			   const struct nftnl_rule *orig)
+{
+	struct nftnl_rule *r = nftnl_rule_alloc();
+	char a[4096], b[4096];
+	bool ok;
+
+	ok = r && nftnl_rule_nlmsg_parse(nlh, r) == 0;
+	if (ok) {
+		nftnl_rule_snprintf(a, sizeof(a), orig, 0, 0);
+		nftnl_rule_snprintf(b, sizeof(b), r, 0, 0);
+		ok = strcmp(a, b) == 0;
+	}
+	if (r)
+		nftnl_rule_free(r);
+	return ok;
+}
+
+struct walk {
+	size_t n;
+	bool seq_ok, flags_ok, rules_ok, size_ok, ends_ok;
+};
+
+static void walk_msg(struct walk *w, const struct fw_plan *plan,
+		     const struct fw_buf *buf, const struct nlmsghdr *nlh)
+{
+	size_t i = w->n++;
+	bool last = i == plan->n;
+
+	w->seq_ok = w->seq_ok && nlh->nlmsg_seq == buf->seq + i;
+	w->size_ok = w->size_ok && nlh->nlmsg_len <= FW_MSG_MAX;
+	if (i == 0 || i == plan->n + 1) {
+		w->ends_ok = w->ends_ok && nlh->nlmsg_type ==
+			     (i == 0 ? NFNL_MSG_BATCH_BEGIN :
+			      NFNL_MSG_BATCH_END);
+		return;
+	}
+	w->flags_ok = w->flags_ok && !!(nlh->nlmsg_flags & NLM_F_ACK) == last;
+	if (plan->msgs[i - 1].type == FW_MSG_NEWRULE)
+		w->rules_ok = w->rules_ok &&
+			      (nlh->nlmsg_flags & NLM_F_APPEND) &&
+			      roundtrip_rule(nlh, plan->msgs[i - 1].rule);
+}
+
+static void test_encode(void)
+{
+	static struct fw_network nets[200];
+	static char names[200][16], bridges[200][16];
+	static struct fw_prefix pfxs[200];
+	struct walk w = { 0, true, true, true, true, true };
+	struct fw_plan *plan, empty = { 0 };
+	const struct nlmsghdr *nlh;
+	struct fw_buf buf;
+	int len;
+
+	make_many(nets, 200, names, bridges, pfxs);
+	plan = build("encode", nets, 200);
+	check(fw_plan_encode(plan, 1000, &buf) == 0, "encode: 200 networks");
+	nlh = (const void *)buf.data;
+	len = (int)buf.len;
+	for (; mnl_nlmsg_ok(nlh, len); nlh = mnl_nlmsg_next(nlh, &len))
+		walk_msg(&w, plan, &buf, nlh);
+	check(len == 0 && w.n == plan->n + 2,
+	      "encode: begin, %zu messages, end fill the buffer", plan->n);
+	check(w.ends_ok, "encode: batch begin and end");
+	check(w.seq_ok, "encode: consecutive sequence numbers");
+	check(w.flags_ok, "encode: only the last message asks for an ack");
+	check(w.rules_ok, "encode: rules are appended and parse back equal");
+	check(w.size_ok, "encode: every message within FW_MSG_MAX");
+	/* 200 elements in each ifname map: 7 messages of at most 32;
+	 * 400 interval elements in masq4: 13 messages */
+	check(count_type(plan, FW_MSG_NEWSETELEM) == 4 * 7 + 13,
+	      "encode: elements split in messages of at most %d",
+	      FW_ELEMS_PER_MSG);
+	fw_buf_release(&buf);
+	fw_plan_free(plan);
+	check(fw_plan_encode(&empty, 1, &buf) == -ENODATA,
+	      "encode: an empty batch is refused");
+}
+
+static void test_remove_plan(void)
+{
+	struct fw_plan *plan = NULL;
+	char d[4][64];
+
+	check(fw_plan_remove(true, true, &plan) == 0 && plan->n == 4,
+	      "remove: four messages for two tables");
+	for (size_t i = 0; plan && i < 4 && i < plan->n; i++)
+		fw_msg_describe(&plan->msgs[i], d[i], sizeof(d[i]));
+	check(plan && plan->n == 4 && !strcmp(d[0], "add table inet netd") &&
+	      !strcmp(d[1], "delete table inet netd") &&
+	      !strcmp(d[2], "add table bridge netd") &&
+	      !strcmp(d[3], "delete table bridge netd"),
+	      "remove: add+delete inet netd, then bridge netd");
+	fw_plan_free(plan);
+}
+
+int main(void)
+{
+	fixtures_init();
+	test_empty();
+	test_nat();
+	test_routed();
+	test_isolated();
+	test_v6();
+	test_three();
+	test_scaling();
+	test_errors();
+	test_invalid();
+	test_interval_edge();
+	test_encode();
+	test_remove_plan();
+	printf("%s: %d failure(s)\n", failures ? "FAIL" : "PASS", failures);
+	return failures ? 1 : 0;
+}
