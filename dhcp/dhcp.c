@@ -77,7 +77,7 @@ static bool valid_label(const char *s, size_t n, bool underscore)
 	return true;
 }
 
-static bool valid_dns_name(const char *s)
+bool dhcp_dns_name_valid(const char *s)
 {
 	size_t n = s ? strlen(s) : 0;
 	const char *p = s, *dot;
@@ -99,7 +99,7 @@ static bool valid_dns_name(const char *s)
  * dnsmasq reads digits with an optional w/d/h/m/s suffix as a lease time and
  * "infinite"/"ignore" as keywords: refuse those rather than be misread.
  */
-static bool valid_hostname(const char *s)
+bool dhcp_hostname_valid(const char *s)
 {
 	size_t n = strlen(s), digits = strspn(s, "0123456789");
 
@@ -208,7 +208,7 @@ static int check_network(const struct dhcp_network *net, const struct dhcp_paths
 		set_err("paths must be absolute, without spaces, quotes, '\\' or '#'");
 		return -EINVAL;
 	}
-	if (net->domain && net->domain[0] && !valid_dns_name(net->domain)) {
+	if (net->domain && net->domain[0] && !dhcp_dns_name_valid(net->domain)) {
 		set_err("bad domain \"%.256s\"", net->domain);
 		return -EINVAL;
 	}
@@ -263,7 +263,7 @@ static int check_reservation(const struct dhcp_network *net, size_t i)
 		set_err("reservation %zu: only IPv4 addresses can be reserved", i + 1);
 		return -EINVAL;
 	}
-	if (r->hostname && r->hostname[0] && !valid_hostname(r->hostname)) {
+	if (r->hostname && r->hostname[0] && !dhcp_hostname_valid(r->hostname)) {
 		set_err("reservation %zu: bad hostname \"%.64s\"", i + 1, r->hostname);
 		return -EINVAL;
 	}
@@ -290,7 +290,7 @@ static int check_records(const struct dhcp_network *net)
 	for (size_t i = 0; i < net->n_records; i++) {
 		const struct dhcp_record *rec = &net->records[i];
 
-		if (!valid_dns_name(rec->name) ||
+		if (!dhcp_dns_name_valid(rec->name) ||
 		    (rec->ip.family != AF_INET && rec->ip.family != AF_INET6)) {
 			set_err("record %zu: bad name or address", i + 1);
 			return -EINVAL;

@@ -85,6 +85,15 @@ struct dhcp_paths {
 const char *dhcp_errmsg(void);
 
 /*
+ * Names dnsmasq will take as they are: a DNS name (labels of letters,
+ * digits, '-', '_'), and a reservation's host name (one label, and not
+ * something dnsmasq reads as a lease time or keyword: "123", "10m",
+ * "infinite", "ignore").
+ */
+bool dhcp_dns_name_valid(const char *s);
+bool dhcp_hostname_valid(const char *s);
+
+/*
  * Fill the paths for network name (see above). -ENAMETOOLONG if too long,
  * -EINVAL if a directory is not absolute or name is not [A-Za-z0-9_.-]+.
  */

@@ -139,25 +139,6 @@ int fw_plan_remove(bool inet, bool bridge, struct fw_plan **ret)
 	return 0;
 }
 
-const char *fw_msg_type_name(enum fw_msg_type type)
-{
-	switch (type) {
-	case FW_MSG_NEWTABLE:
-		return "NEWTABLE";
-	case FW_MSG_DELTABLE:
-		return "DELTABLE";
-	case FW_MSG_NEWCHAIN:
-		return "NEWCHAIN";
-	case FW_MSG_NEWSET:
-		return "NEWSET";
-	case FW_MSG_NEWSETELEM:
-		return "NEWSETELEM";
-	case FW_MSG_NEWRULE:
-		return "NEWRULE";
-	}
-	return "?";
-}
-
 static const char *fw_family_name(uint32_t family)
 {
 	switch (family) {

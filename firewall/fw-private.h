@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * fw internals, shared by fw.c (socket side), fw-build.c (ruleset builder),
- * fw-expr.c (one helper per nftables expression) and the unit tests.
+ * fw internals, shared by fw.c (socket side), fw-plan.c (plans and their
+ * encoding), fw-build.c and fw-rules.c (the ruleset), fw-expr.c (one
+ * helper per nftables expression) and the unit tests.
  *
  * The builder is pure: fw_plan_sync() turns a list of networks into a
  * "plan", the ordered list of nftnl objects that make up one batch, and
@@ -91,22 +92,54 @@ struct fw_buf {
 	size_t n_msgs;		/* plan messages, begin/end not counted */
 };
 
-/* fw-plan.c */
+/* fw-plan.c: the plan container, the removal plan, the encoder */
 int fw_plan_push(struct fw_plan *plan, enum fw_msg_type type, void *obj,
 		 unsigned int index);
-struct nftnl_table *fw_table_new(uint16_t family, const char *name);
-
-/* fw-build.c */
-int fw_plan_sync(const struct fw_network *nets, size_t n,
-		 struct fw_plan **ret, char *err, size_t errlen);
-int fw_plan_remove(bool inet, bool bridge, struct fw_plan **ret);
 struct fw_plan *fw_plan_free(struct fw_plan *plan);
+int fw_plan_remove(bool inet, bool bridge, struct fw_plan **ret);
 int fw_plan_encode(const struct fw_plan *plan, uint32_t seq,
 		   struct fw_buf *buf);
 void fw_buf_release(struct fw_buf *buf);
+struct nftnl_table *fw_table_new(uint16_t family, const char *name);
 /* "rule 3 of chain web-from" and the like, for error messages. */
 void fw_msg_describe(const struct fw_msg *msg, char *buf, size_t len);
-const char *fw_msg_type_name(enum fw_msg_type type);
+
+/* fw-build.c: validation, tables, chains, sets and their elements */
+int fw_plan_sync(const struct fw_network *nets, size_t n,
+		 struct fw_plan **ret, char *err, size_t errlen);
+
+/* State of one fw_plan_sync() run, shared by fw-build.c and fw-rules.c. */
+struct fw_ctx {
+	struct fw_plan *plan;
+	char *err;
+	size_t errlen;
+	char rule_chain[FW_CHAIN_NAME_MAX];	/* chain of the last rule */
+	unsigned int rule_no;
+	struct nftnl_set *elems;	/* NEWSETELEM message being filled */
+	unsigned int elems_n;
+	unsigned int elems_part;
+};
+
+/* A network's subnet (host bits cleared) or a host address (len = bits). */
+struct fw_subnet {
+	int family;
+	uint8_t len;
+	uint8_t bytes;
+	uint8_t addr[16];
+};
+
+__attribute__((format(printf, 3, 4)))
+int fw_fail(struct fw_ctx *ctx, int err, const char *fmt, ...);
+int fw_oom(struct fw_ctx *ctx);
+bool fw_has_uplink(const struct fw_network *net);
+void fw_subnet_of(const struct fw_prefix *p, bool host, struct fw_subnet *s);
+bool fw_prefix_redundant(const struct fw_network *net, size_t i);
+void fw_chain_name(char *buf, const struct fw_network *net,
+		   const char *suffix);
+
+/* fw-rules.c: the rules */
+int fw_build_base_rules(struct fw_ctx *ctx);
+int fw_build_net_rules(struct fw_ctx *ctx, const struct fw_network *net);
 
 /*
  * fw-expr.c: one helper per nftables expression, appended to a rule under

@@ -23,6 +23,7 @@
 
 #include <ini.h>
 
+#include "dhcp/dhcp.h"
 #include "netd/config.h"
 
 /* inih's fixed line buffer (INI_MAX_LINE in Debian's build). */
@@ -414,25 +415,14 @@ bool config_ifname_valid(const char *s)
 	return true;
 }
 
-static bool hostname_valid(const char *s)
+static bool bridge_name_valid(const char *s)
 {
-	size_t n = strlen(s), label = 0;
-
-	if (n == 0 || n > 253)
+	if (!config_ifname_valid(s))
 		return false;
-	for (const char *p = s; *p; p++) {
-		if (*p == '.') {
-			if (label == 0)
-				return false;
-			label = 0;
-			continue;
-		}
-		if (!isalnum((unsigned char)*p) && *p != '-' && *p != '_')
+	for (const char *p = s; *p; p++)
+		if (!isalnum((unsigned char)*p) && !strchr("-_.", *p))
 			return false;
-		if (++label > 63)
-			return false;
-	}
-	return s[0] != '-' && s[n - 1] != '.' && s[n - 1] != '-';
+	return true;
 }
 
 /* Split "a,b,c" in place into at most max fields; returns the count. */
@@ -496,8 +486,8 @@ static void key_bridge(struct parse_ctx *ctx, char *v)
 {
 	if (strlen(v) >= IF_NAMESIZE)
 		BAD(ctx, "Bridge=%s: longer than %d characters", v, IF_NAMESIZE - 1);
-	else if (!config_ifname_valid(v))
-		BAD(ctx, "Bridge=%s: not a valid interface name", v);
+	else if (!bridge_name_valid(v))
+		BAD(ctx, "Bridge=%s: use letters, digits, '-', '_' and '.'", v);
 	else {
 		strcpy(ctx->c->bridge, v);
 		ctx->c->bridge_line = ctx->line;
@@ -640,8 +630,9 @@ static void key_reservation(struct parse_ctx *ctx, char *v)
 		return;
 	}
 	if (n == 3 && f[2][0]) {
-		if (strlen(f[2]) >= sizeof(r.hostname) || !hostname_valid(f[2]) || strchr(f[2], '.')) {
-			BAD(ctx, "Reservation=: '%s' is not a valid host name", f[2]);
+		if (strlen(f[2]) >= sizeof(r.hostname) || !dhcp_hostname_valid(f[2])) {
+			BAD(ctx, "Reservation=: '%s' is not a valid host name (one DNS label, "
+			    "not all digits)", f[2]);
 			return;
 		}
 		strcpy(r.hostname, f[2]);
@@ -667,7 +658,7 @@ static void key_dns_enable(struct parse_ctx *ctx, char *v)
 
 static void key_domain(struct parse_ctx *ctx, char *v)
 {
-	if (strlen(v) >= sizeof(ctx->c->domain) || !hostname_valid(v))
+	if (strlen(v) >= sizeof(ctx->c->domain) || !dhcp_dns_name_valid(v))
 		BAD(ctx, "Domain=%s: not a valid domain name", v);
 	else
 		strcpy(ctx->c->domain, v);
@@ -684,7 +675,7 @@ static void key_record(struct parse_ctx *ctx, char *v)
 		BAD(ctx, "Record=: expected NAME,ADDRESS");
 		return;
 	}
-	if (strlen(f[0]) >= sizeof(rec.name) || !hostname_valid(f[0])) {
+	if (strlen(f[0]) >= sizeof(rec.name) || !dhcp_dns_name_valid(f[0])) {
 		BAD(ctx, "Record=: '%s' is not a valid DNS name", f[0]);
 		return;
 	}

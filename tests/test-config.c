@@ -184,10 +184,12 @@ static void test_errors(void)
 	BAD1("dup reservation mac",
 	     "[DHCP]\nReservation=52:54:00:00:00:01,10.0.0.5\nReservation=52:54:00:00:00:01,10.0.0.6\n",
 	     5, "MAC already reserved");
+	BAD1("numeric hostname", "[DHCP]\nReservation=52:54:00:00:00:01,10.0.0.5,123\n", 4,
+	     "not a valid host name");
 	BAD1("bad mac", "[DHCP]\nReservation=52:54:00:00:00,10.0.0.5\n", 4, "not a unicast MAC");
 	BAD1("multicast mac", "[DHCP]\nReservation=01:00:5e:00:00:01,10.0.0.5\n", 4, "not a unicast MAC");
 	BAD1("long bridge", "Bridge=this-name-is-too-long\n", 3, "longer than 15");
-	BAD1("bridge chars", "Bridge=br/0\n", 3, "not a valid interface name");
+	BAD1("bridge chars", "Bridge=br/0\n", 3, "use letters, digits");
 	BAD1("unknown section", "[Netwrok]\nMode=nat\n", 3, "unknown section [Netwrok]");
 	BAD1("unknown key", "Bridg=br0\n", 3, "unknown key Bridg=");
 	BAD1("syntax", "this line has no equals sign\n", 3, "syntax error");

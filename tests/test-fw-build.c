@@ -487,7 +487,11 @@ static void test_empty(void)
 	check(count_type(plan, FW_MSG_NEWSETELEM) == 0,
 	      "empty: no element messages");
 	check(count_rules(plan, "forward") == 2 &&
-	      count_rules(plan, "input") == 1,
+	      count_rules(plan, "input") == 1 &&
+	      count_rules(plan, "prerouting") == 1 &&
+	      count_rules(plan, "output") == 3 &&
+	      count_rules(plan, "postrouting") == 2 &&
+	      count_rules(plan, "mangle_postrouting") == 1,
 	      "empty: dispatch rules present");
 	check_golden("empty", plan);
 	fw_plan_free(plan);

@@ -15,6 +15,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <net/if.h>
+#include <netinet/ip.h>
+#include <netinet/udp.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -22,6 +26,8 @@
 #include <libmnl/libmnl.h>
 #include <libnftnl/common.h>
 #include <libnftnl/table.h>
+#include <linux/if_ether.h>
+#include <linux/if_packet.h>
 #include <linux/netfilter.h>
 #include <linux/netfilter/nf_tables.h>
 
@@ -183,7 +189,8 @@ static void test_three(struct fw *fw)
 		"dnat ip to 10.10.0.10:80", "dnat ip6 to [fd00:10::10]:53",
 		"oifname != \"eth0\" return", "masquerade",
 		"ip daddr 10.30.0.1 udp dport 53 accept",
-		"udp checksum set 0",
+		"udp checksum set 0", "ip daddr 127.0.0.0/8 return",
+		"ip6 daddr ::1 return",
 	};
 	char *text;
 	int ret;
@@ -312,6 +319,84 @@ static void test_large(struct fw *fw)
 	      "the last network's chains are loaded");
 }
 
+/* Send one UDP datagram from the host's 10.10.0.1:SPORT to 10.10.0.10:68. */
+static bool send_udp(uint16_t sport)
+{
+	struct sockaddr_in src = { .sin_family = AF_INET,
+				   .sin_port = htons(sport) };
+	struct sockaddr_in dst = { .sin_family = AF_INET,
+				   .sin_port = htons(68) };
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	bool ok;
+
+	inet_pton(AF_INET, "10.10.0.1", &src.sin_addr);
+	inet_pton(AF_INET, "10.10.0.10", &dst.sin_addr);
+	ok = fd >= 0 && bind(fd, (void *)&src, sizeof(src)) == 0 &&
+	     sendto(fd, "hello", 5, 0, (void *)&dst, sizeof(dst)) == 5;
+	if (fd >= 0)
+		close(fd);
+	return ok;
+}
+
+/* The UDP checksum of the next datagram to port 68 seen on fd, or -1. */
+static int recv_udp_csum(int fd, uint16_t sport)
+{
+	char buf[2048];
+
+	for (int tries = 0; tries < 20; tries++) {
+		ssize_t n = recv(fd, buf, sizeof(buf), 0);
+		const struct iphdr *ip = (const void *)buf;
+		const struct udphdr *udp;
+
+		if (n < 0)
+			return -1;
+		if ((size_t)n < sizeof(*ip) + sizeof(*udp) ||
+		    ip->protocol != IPPROTO_UDP)
+			continue;
+		udp = (const void *)(buf + ip->ihl * 4);
+		if (ntohs(udp->dest) == 68 && ntohs(udp->source) == sport)
+			return ntohs(udp->check);
+	}
+	return -1;
+}
+
+/* A guest port of bridge netd-web, seen from a packet socket: DHCP
+ * replies (source port 67) leave with UDP checksum 0, others do not. */
+static void test_dhcp_csum(struct fw *fw)
+{
+	struct timeval tv = { .tv_sec = 1 };
+	struct sockaddr_ll ll = { .sll_family = AF_PACKET,
+				  .sll_protocol = htons(ETH_P_IP) };
+	int fd, ret, c67, c66;
+
+	ret = run(NULL, "ip link add netd-web type bridge && "
+		  "ip link set netd-web up && "
+		  "ip addr add 10.10.0.1/24 dev netd-web && "
+		  "ip link add vguest type veth peer name vguest-p && "
+		  "ip link set vguest master netd-web up && "
+		  "ip link set vguest-p up && ip neigh add 10.10.0.10 "
+		  "lladdr 02:00:00:00:00:10 dev netd-web nud permanent 2>&1");
+	check(ret == 0, "created bridge netd-web with a guest port");
+	ret = fw_sync(fw, nets, 3);
+	check(ret == 0, "sync for the checksum test (%d %s)", ret,
+	      fw_errmsg(fw));
+	fd = socket(AF_PACKET, SOCK_DGRAM | SOCK_CLOEXEC, htons(ETH_P_IP));
+	ll.sll_ifindex = (int)if_nametoindex("vguest-p");
+	if (fd < 0 || bind(fd, (void *)&ll, sizeof(ll)) < 0 ||
+	    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) < 0) {
+		check(0, "packet socket on vguest-p: %s", strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	c67 = send_udp(67) ? recv_udp_csum(fd, 67) : -1;
+	c66 = send_udp(66) ? recv_udp_csum(fd, 66) : -1;
+	close(fd);
+	check(c67 == 0, "udp 67 -> 68 onto our bridge has checksum 0 (%d)",
+	      c67);
+	check(c66 > 0, "udp 66 -> 68 keeps a checksum (%d)", c66);
+}
+
 static void test_remove(struct fw *fw)
 {
 	int ret;
@@ -359,6 +444,7 @@ int main(void)
 	test_three(fw);
 	test_replace(fw);
 	test_error(fw);
+	test_dhcp_csum(fw);
 	test_large(fw);
 	test_remove(fw);
 	fw = fw_close(fw);
