@@ -401,16 +401,24 @@ static int fw_rules_subnets(struct fw_ctx *ctx, const char *chain,
 
 /* NAME-from: traffic the guests send through the host.  Never to
  * another of our bridges, only out of the uplink if there is one, and
- * only from the network's own subnets. */
+ * only from the network's own subnets.
+ *
+ * First, "oifname BRIDGE accept": with br_netfilter loaded (Docker and
+ * Kubernetes hosts) frames bridged between two guests of the network pass
+ * the inet forward hook too, in and out of the same bridge; they are the
+ * guests talking to each other and must pass in every mode. */
 static int fw_build_from(struct fw_ctx *ctx, const struct fw_network *net)
 {
 	char chain[FW_CHAIN_NAME_MAX];
 	int ret;
 
 	fw_chain_name(chain, net, "from");
-	if (net->mode == FW_MODE_ISOLATED)
+	ret = fw_rule_ifname_verdict(ctx, chain, NFT_META_OIFNAME, NFT_CMP_EQ,
+				     net->bridge, NF_ACCEPT);
+	if (ret == 0 && net->mode == FW_MODE_ISOLATED)
 		return fw_rule_verdict(ctx, chain, NF_DROP);
-	ret = fw_rule_to_bridges_drop(ctx, chain);
+	if (ret == 0)
+		ret = fw_rule_to_bridges_drop(ctx, chain);
 	if (ret == 0 && fw_has_uplink(net))
 		ret = fw_rule_ifname_verdict(ctx, chain, NFT_META_OIFNAME,
 					     NFT_CMP_NEQ, net->uplink,

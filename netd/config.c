@@ -224,6 +224,7 @@ struct parse_ctx {
 	int dhcp_enable;	/* -1: not given */
 	int dns_enable;
 	bool ipv4_dhcp_default;
+	int network_line;	/* of the first [Network] header */
 	/* line numbers of keys given once, to report repeats */
 	int seen_line[32];
 };
@@ -270,6 +271,8 @@ static void check_section_line(struct parse_ctx *ctx, const char *line)
 
 	ctx->handled = true;
 	snprintf(name, sizeof(name), "%.*s", (int)(close - open - 1), open + 1);
+	if (section_lookup(name) == SEC_NETWORK && !ctx->network_line)
+		ctx->network_line = ctx->line;
 	if (section_lookup(name) == SEC_UNKNOWN)
 		BAD(ctx, "unknown section [%s] (known: Network, DHCP, DNS, Forward, Access)", name);
 }
@@ -536,8 +539,10 @@ static void key_uplink(struct parse_ctx *ctx, char *v)
 {
 	if (!config_ifname_valid(v))
 		BAD(ctx, "Uplink=%s: not a valid interface name", v);
-	else
+	else {
 		strcpy(ctx->c->uplink, v);
+		ctx->c->uplink_line = ctx->line;
+	}
 }
 
 static void key_mtu(struct parse_ctx *ctx, char *v)
@@ -987,7 +992,7 @@ static void finish_file(struct parse_ctx *ctx)
 	struct net_config *c = ctx->c;
 	const struct ipprefix *v4 = v4_prefix(c);
 
-	ctx->line = 0;
+	ctx->line = ctx->network_line ? ctx->network_line : 1;
 	if (!name_valid(c->name))
 		BAD(ctx, "network name '%s' (from the file name) must be 1-%d letters, digits, '-' or '_'",
 		    c->name, NET_NAME_MAX);
@@ -1010,9 +1015,11 @@ static void finish_file(struct parse_ctx *ctx)
 		ctx->line = ctx->seen_line[3];
 		BAD(ctx, "Uplink= makes no sense for Mode=isolated");
 	}
-	if (c->n_addrs == 0)
+	if (c->n_addrs == 0) {
+		ctx->line = ctx->network_line ? ctx->network_line : 1;
 		BAD(ctx, "no Address= in [Network]: a %s network needs the host's address on the bridge",
 		    net_mode_to_string(c->mode));
+	}
 	c->dhcp = ctx->dhcp_enable < 0 ? v4 != NULL : ctx->dhcp_enable;
 	c->dns = ctx->dns_enable < 0 ? true : ctx->dns_enable;
 	if (c->dhcp && !v4) {
@@ -1203,7 +1210,7 @@ static void check_host(struct net_config **nets, size_t n, struct net_config *c,
 		invalid(c, d, c->bridge_line, "bridge name %s is already used by a %s link netd does not own",
 			c->bridge, l->kind[0] ? l->kind : "network");
 	if (c->uplink[0] && is_configured_bridge(nets, n, c->uplink))
-		invalid(c, d, 0, "Uplink=%s is another netd network's bridge", c->uplink);
+		invalid(c, d, c->uplink_line, "Uplink=%s is another netd network's bridge", c->uplink);
 	for (size_t i = 0; i < host->n_routes; i++) {
 		const struct host_route *rt = &host->routes[i];
 

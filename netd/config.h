@@ -79,6 +79,7 @@ struct net_config {
 	struct ipprefix addrs[NET_MAX_ADDRS];
 	size_t n_addrs;
 	char uplink[IF_NAMESIZE];
+	int uplink_line;
 	unsigned int mtu;	/* 0: kernel default */
 	bool autostart;
 

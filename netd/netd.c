@@ -27,8 +27,10 @@
 #include <unistd.h>
 
 #include "firewall/fw.h"
+#include "netd/control.h"
 #include "netd/log.h"
 #include "netd/netd.h"
+#include "netd/ports.h"
 #include "netlink/rtnl.h"
 
 /* How long start-up waits for dnsmasq pid files before declaring ready. */
@@ -59,6 +61,16 @@ void netd_arm_timer(struct netd *d)
 {
 	struct itimerspec its = { 0 };
 	uint64_t next = d->ready ? 0 : d->ready_deadline_ms, now = now_ms();
+	time_t expiry = leases_next_expiry(d);
+
+	if (expiry) {
+		/* Wall-clock expiry onto the monotonic clock. */
+		time_t in = expiry - time(NULL);
+		uint64_t at = now + (in > 0 ? (uint64_t)in * 1000 : 0) + 10;
+
+		if (!next || at < next)
+			next = at;
+	}
 
 	for (size_t i = 0; i < d->n_nets; i++) {
 		struct network *n = d->nets[i];
@@ -327,12 +339,93 @@ static int setup_loop(struct netd *d)
 	return 0;
 }
 
-static struct network *find_network(struct netd *d, const char *name)
+struct network *netd_find_network(struct netd *d, const char *name)
 {
 	for (size_t i = 0; i < d->n_nets; i++)
 		if (strcmp(d->nets[i]->cfg->name, name) == 0)
 			return d->nets[i];
 	return NULL;
+}
+
+struct network *netd_find_network_or_bridge(struct netd *d, const char *name)
+{
+	struct network *n = netd_find_network(d, name);
+
+	for (size_t i = 0; !n && i < d->n_nets; i++)
+		if (strcmp(d->nets[i]->cfg->bridge, name) == 0)
+			n = d->nets[i];
+	return n;
+}
+
+static json_object *network_event(struct network *n)
+{
+	json_object *o = json_object_new_object();
+
+	if (o) {
+		json_object_object_add(o, "network", json_object_new_string(n->cfg->name));
+		json_object_object_add(o, "bridge", json_object_new_string(n->cfg->bridge));
+	}
+	return o;
+}
+
+/* The forwarding sysctls, on when a running nat or routed network needs them. */
+static void enable_forwarding(struct netd *d)
+{
+	bool v4 = false, v6 = false;
+	int r;
+
+	for (size_t i = 0; i < d->n_nets; i++) {
+		struct net_config *c = d->nets[i]->cfg;
+
+		if (!d->nets[i]->running || (c->mode != NET_MODE_NAT && c->mode != NET_MODE_ROUTED))
+			continue;
+		for (size_t j = 0; j < c->n_addrs; j++) {
+			v4 |= c->addrs[j].addr.family == AF_INET;
+			v6 |= c->addrs[j].addr.family == AF_INET6;
+		}
+	}
+	if (!v4 && !v6)
+		return;
+	r = sysctl_forwarding_enable(d->state_dir, v6);
+	if (r < 0)
+		log_error(NULL, "cannot enable IP forwarding: %s", strerror(-r));
+}
+
+/* network.start: links, one firewall batch, forwarding, dnsmasq. */
+int network_start(struct network *n)
+{
+	struct netd *d = n->netd;
+	int r;
+
+	r = network_setup_links(n);
+	if (r < 0)
+		return r;
+	n->running = true;
+	r = netd_firewall_sync(d);
+	if (r < 0) {
+		n->running = false;
+		return r;
+	}
+	enable_forwarding(d);
+	r = network_start_dnsmasq(n);
+	network_read_leases(n, false);
+	log_info(n->cfg->name, "started: %s, bridge %s", net_mode_to_string(n->cfg->mode), n->cfg->bridge);
+	control_broadcast(d, "network.started", network_event(n));
+	return r;
+}
+
+/* network.stop: ports, dnsmasq, bridge, then the firewall without it. */
+int network_stop(struct network *n)
+{
+	struct netd *d = n->netd;
+	int r;
+
+	ports_remove_network(d, n->cfg->name);
+	r = network_teardown(n);
+	(void)netd_firewall_sync(d);
+	log_info(n->cfg->name, "stopped");
+	control_broadcast(d, "network.stopped", network_event(n));
+	return r;
 }
 
 /*
@@ -341,31 +434,18 @@ static struct network *find_network(struct netd *d, const char *name)
  */
 static void start_networks(struct netd *d)
 {
-	bool v4fwd = false, v6fwd = false;
-
 	for (size_t i = 0; i < d->n_nets; i++) {
 		struct network *n = d->nets[i];
-		struct net_config *c = n->cfg;
 
-		if (n->dirty && c->autostart) {
+		/* A changed network that runs is updated even if AutoStart=no. */
+		if (n->dirty && (n->cfg->autostart || n->running)) {
 			n->running = network_setup_links(n) == 0;
 			if (!n->running)
 				n->dirty = false;
 		}
-		if (n->running && (c->mode == NET_MODE_NAT || c->mode == NET_MODE_ROUTED)) {
-			for (size_t j = 0; j < c->n_addrs; j++) {
-				v4fwd |= c->addrs[j].addr.family == AF_INET;
-				v6fwd |= c->addrs[j].addr.family == AF_INET6;
-			}
-		}
 	}
 	netd_firewall_sync(d);
-	if (v4fwd || v6fwd) {
-		int r = sysctl_forwarding_enable(d->state_dir, v6fwd);
-
-		if (r < 0)
-			log_error(NULL, "cannot enable IP forwarding: %s", strerror(-r));
-	}
+	enable_forwarding(d);
 	for (size_t i = 0; i < d->n_nets; i++) {
 		struct network *n = d->nets[i];
 
@@ -375,8 +455,10 @@ static void start_networks(struct netd *d)
 		if (!n->running)
 			continue;
 		network_start_dnsmasq(n);
+		network_read_leases(n, false);
 		log_info(n->cfg->name, "up: %s, bridge %s", net_mode_to_string(n->cfg->mode),
 			 n->cfg->bridge);
+		control_broadcast(d, "network.started", network_event(n));
 	}
 }
 
@@ -387,7 +469,48 @@ static void start_networks(struct netd *d)
  * is now invalid keeps running as it was; one whose file is gone is torn
  * down.  Takes ownership of every cfgs[i].
  */
-static int apply_config(struct netd *d, struct net_config **cfgs, size_t n_cfgs)
+static void outcome_add(json_object *out, const struct net_config *c, const char *what,
+			const struct diag *dg)
+{
+	json_object *o, *errs;
+	size_t plen = strlen(c->path);
+
+	if (!out || !(o = json_object_new_object()))
+		return;
+	json_object_object_add(o, "name", json_object_new_string(c->name));
+	json_object_object_add(o, "outcome", json_object_new_string(what));
+	if (dg && c->path[0]) {
+		errs = json_object_new_array();
+		for (size_t i = 0; i < dg->n; i++)
+			if (strncmp(dg->lines[i], c->path, plen) == 0 && dg->lines[i][plen] == ':')
+				json_object_array_add(errs, json_object_new_string(dg->lines[i]));
+		json_object_object_add(o, "errors", errs);
+	}
+	json_object_array_add(out, o);
+}
+
+/* Take a network out of the list: its ports, dnsmasq and bridge go. */
+static void drop_network(struct netd *d, struct network *n)
+{
+	ports_remove_network(d, n->cfg->name);
+	network_teardown(n);
+	control_broadcast(d, "network.stopped", network_event(n));
+	for (size_t j = 0; j < d->n_nets; j++)
+		if (d->nets[j] == n)
+			d->nets[j] = NULL;
+	network_free(n);
+}
+
+/*
+ * Make d->nets follow the configuration just read (start-up and reload).
+ * Unchanged networks are not touched; a changed one is updated in place
+ * unless its mode or bridge changed (then it is rebuilt); one whose file
+ * is now invalid keeps running as it was; one whose file is gone is torn
+ * down.  Takes ownership of every cfgs[i].  Each network's outcome is
+ * appended to `out` (may be NULL).
+ */
+static int apply_config(struct netd *d, struct net_config **cfgs, size_t n_cfgs,
+			const struct diag *dg, json_object *out)
 {
 	struct network **next = calloc(n_cfgs + d->n_nets + 1, sizeof(*next));
 	size_t n_next = 0;
@@ -396,7 +519,8 @@ static int apply_config(struct netd *d, struct net_config **cfgs, size_t n_cfgs)
 		return -ENOMEM;
 	for (size_t i = 0; i < n_cfgs; i++) {
 		struct net_config *c = cfgs[i];
-		struct network *old = find_network(d, c->name);
+		struct network *old = netd_find_network(d, c->name);
+		const char *what = old ? "changed" : "added";
 
 		if (!c->valid) {
 			if (old) {
@@ -406,10 +530,12 @@ static int apply_config(struct netd *d, struct net_config **cfgs, size_t n_cfgs)
 			} else {
 				log_error(c->name, "not started: its file has errors");
 			}
+			outcome_add(out, c, "error", dg);
 			net_config_free(c);
 			continue;
 		}
 		if (old && net_config_equal(old->cfg, c)) {
+			outcome_add(out, c, "unchanged", NULL);
 			net_config_free(c);
 			old->keep = true;
 			next[n_next++] = old;
@@ -417,26 +543,25 @@ static int apply_config(struct netd *d, struct net_config **cfgs, size_t n_cfgs)
 		}
 		if (old && (old->cfg->mode != c->mode || strcmp(old->cfg->bridge, c->bridge) != 0)) {
 			log_info(c->name, "mode or bridge changed: rebuilding the network");
-			network_teardown(old);
-			for (size_t j = 0; j < d->n_nets; j++)
-				if (d->nets[j] == old)
-					d->nets[j] = NULL;
-			old = network_free(old);
+			drop_network(d, old);
+			old = NULL;
+			what = "rebuilt";
 		}
 		if (old) {
 			log_info(c->name, "configuration changed: updating in place");
 			net_config_free(old->cfg);
 			old->cfg = c;
-			old->keep = true;
 		} else {
 			old = network_new(d, c);
 			if (!old) {
 				log_error(c->name, "cannot set up: %s", *dhcp_errmsg() ? dhcp_errmsg() : "out of memory");
+				outcome_add(out, c, "error", NULL);
 				net_config_free(c);
 				continue;
 			}
-			old->keep = true;
 		}
+		outcome_add(out, c, what, NULL);
+		old->keep = true;
 		old->dirty = true;
 		next[n_next++] = old;
 	}
@@ -446,8 +571,14 @@ static int apply_config(struct netd *d, struct net_config **cfgs, size_t n_cfgs)
 		if (!n || n->keep)
 			continue;
 		log_info(n->cfg->name, "no longer configured: tearing down");
-		network_teardown(n);
-		network_free(n);
+		if (out) {
+			json_object *o = json_object_new_object();
+
+			json_object_object_add(o, "name", json_object_new_string(n->cfg->name));
+			json_object_object_add(o, "outcome", json_object_new_string("removed"));
+			json_object_array_add(out, o);
+		}
+		drop_network(d, n);
 	}
 	for (size_t j = 0; j < n_next; j++)
 		next[j]->keep = false;
@@ -474,7 +605,7 @@ static int on_stale_link(const struct rtnl_link *l, void *data)
 	if (strncmp(l->alias, NETD_ALIAS_PREFIX, strlen(NETD_ALIAS_PREFIX)) != 0 ||
 	    strcmp(l->kind, "bridge") != 0)
 		return 0;
-	n = find_network(s->d, net);
+	n = netd_find_network(s->d, net);
 	if (n && strcmp(n->cfg->bridge, l->name) == 0)
 		return 0;
 	for (size_t i = 0; !n && i < s->n; i++) {
@@ -552,6 +683,8 @@ static void handle_timer(struct netd *d)
 	}
 	if (!d->ready && now >= d->ready_deadline_ms)
 		check_ready(d, true);
+	for (size_t i = 0; i < d->n_nets; i++)
+		network_expire_leases(d->nets[i]);
 	netd_arm_timer(d);
 }
 
@@ -569,7 +702,7 @@ static void handle_inotify(struct netd *d)
 			if (nl < 5 || strcmp(ev->name + nl - 4, ".pid") != 0)
 				continue;
 			ev->name[nl - 4] = '\0';
-			struct network *n = find_network(d, ev->name);
+			struct network *n = netd_find_network(d, ev->name);
 			if (n)
 				network_dnsmasq_pidfile(n);
 		}
@@ -594,7 +727,7 @@ static char **config_names(struct net_config **cfgs, size_t n)
 	return names;
 }
 
-static int load_and_apply(struct netd *d, bool startup)
+static int load_and_apply(struct netd *d, bool startup, json_object *out)
 {
 	struct net_config **cfgs = NULL;
 	struct diag dg = { 0 };
@@ -604,13 +737,14 @@ static int load_and_apply(struct netd *d, bool startup)
 
 	r = load_config(d, d->rt, &dg, &cfgs, &n_cfgs);
 	print_diags(&dg, stderr, true);
-	diag_free(&dg);
 	if (r < 0) {
+		diag_free(&dg);
 		log_error(NULL, "cannot read the configuration in %s: %s", d->config_dir, strerror(-r));
 		return r;
 	}
 	names = config_names(cfgs, n_cfgs);
-	r = names ? apply_config(d, cfgs, n_cfgs) : -ENOMEM;
+	r = names ? apply_config(d, cfgs, n_cfgs, &dg, out) : -ENOMEM;
+	diag_free(&dg);
 	free(cfgs);
 	if (r == 0 && startup)
 		remove_stale(d, names, n_cfgs);
@@ -618,6 +752,12 @@ static int load_and_apply(struct netd *d, bool startup)
 		free(names[i]);
 	free(names);
 	return r;
+}
+
+int netd_reload(struct netd *d, json_object *outcome)
+{
+	log_info(NULL, "reloading the configuration");
+	return load_and_apply(d, false, outcome);
 }
 
 static int run_loop(struct netd *d)
@@ -649,14 +789,26 @@ static int run_loop(struct netd *d)
 			case SOURCE_INOTIFY:
 				handle_inotify(d);
 				break;
+			case SOURCE_CONTROL:
+				control_accept(d);
+				break;
+			case SOURCE_CLIENT:
+				client_event(src->ptr, evs[i].events);
+				break;
+			case SOURCE_MONITOR:
+				ports_monitor_event(d);
+				break;
+			case SOURCE_LEASES:
+				leases_event(d);
+				break;
 			}
 		}
 		/* After dispatch: a reload may free networks the events point to. */
 		if (d->reload && !d->quit) {
 			d->reload = false;
-			log_info(NULL, "reloading the configuration");
-			load_and_apply(d, false);
+			netd_reload(d, NULL);
 		}
+		control_reap(d);
 	}
 	return 0;
 }
@@ -692,8 +844,18 @@ static int daemon_main(struct netd *d)
 		log_error(NULL, "cannot set up the event loop: %s", strerror(-r));
 		return 1;
 	}
-	if (load_and_apply(d, true) < 0)
+	d->started = time(NULL);
+	if (load_and_apply(d, true, NULL) < 0)
 		return 1;
+	if ((r = ports_init(d)) < 0 || (r = leases_init(d)) < 0) {
+		log_error(NULL, "cannot follow links and leases: %s", strerror(-r));
+		return 1;
+	}
+	r = control_open(d);
+	if (r < 0) {
+		log_error(NULL, "cannot open the control socket in %s: %s", d->run_dir, strerror(-r));
+		return 1;
+	}
 
 	d->ready_deadline_ms = now_ms() + READY_TIMEOUT_MS;
 	check_ready(d, false);
@@ -707,6 +869,8 @@ static int daemon_main(struct netd *d)
 
 static void netd_free(struct netd *d)
 {
+	control_close(d);
+	ports_free(d);
 	for (size_t i = 0; i < d->n_nets; i++)
 		network_free(d->nets[i]);
 	free(d->nets);
@@ -717,6 +881,8 @@ static void netd_free(struct netd *d)
 	for (int *fd = &d->epfd; fd <= &d->lockfd; fd++)
 		if (*fd >= 0)
 			close(*fd);
+	if (d->leasefd >= 0)
+		close(d->leasefd);
 }
 
 static void usage(FILE *f)
@@ -750,6 +916,7 @@ int main(int argc, char **argv)
 	struct netd d = {
 		.config_dir = "/etc/netd", .state_dir = "/var/lib/netd", .run_dir = "/run/netd",
 		.epfd = -1, .sigfd = -1, .timerfd = -1, .inofd = -1, .lockfd = -1,
+		.ctlfd = -1, .leasefd = -1,
 	};
 	bool check = false, cleanup = false;
 	int c, r;

@@ -11,13 +11,24 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <time.h>
+
+#include <json-c/json.h>
 
 #include "dhcp/dhcp.h"
 #include "netd/config.h"
 
-/* ifalias of every bridge netd creates: "netd:NAME".  How restarts and
- * --cleanup recognise our links without any state file. */
+/*
+ * Interface aliases carry what netd knows about its links, so a restarted
+ * netd and --cleanup find everything again without a state file:
+ *   bridge:        "netd:NET"
+ *   TAP netd made: "netd:NET:port:UID:KIND[:MAC]"   (--cleanup deletes it)
+ *   attached link: "netd-attach:NET:UID[:MAC]"      (--cleanup releases it)
+ */
 #define NETD_ALIAS_PREFIX "netd:"
+#define NETD_ATTACH_PREFIX "netd-attach:"
+/* Link group of the TAPs netd makes. */
+#define NETD_PORT_GROUP 0x6e6564u
 
 struct netd;
 
@@ -27,6 +38,10 @@ enum source_kind {
 	SOURCE_DNSMASQ,		/* a dnsmasq's pidfd */
 	SOURCE_TIMER,		/* restart backoff timer */
 	SOURCE_INOTIFY,		/* RUN_DIR/dnsmasq: pid files written */
+	SOURCE_CONTROL,		/* the listening control socket */
+	SOURCE_CLIENT,		/* a control connection */
+	SOURCE_MONITOR,		/* rtnetlink link events */
+	SOURCE_LEASES,		/* inotify on STATE_DIR: lease files changed */
 };
 
 struct source {
@@ -41,6 +56,10 @@ enum dnsmasq_state {
 	DNSMASQ_BACKOFF,	/* exited; restart scheduled */
 };
 
+struct dhcp_lease;
+struct port;
+struct client;
+
 struct network {
 	struct netd *netd;
 	struct net_config *cfg;
@@ -48,6 +67,7 @@ struct network {
 	bool dirty;		/* new or changed: start_networks() applies it */
 	bool keep;		/* scratch flag of apply_config() */
 	int ifindex;		/* the bridge */
+	unsigned int mtu;	/* the bridge's, given to ports */
 
 	struct dhcp_paths paths;
 	enum dnsmasq_state dm_state;
@@ -59,6 +79,10 @@ struct network {
 	uint64_t dm_started_ms;
 	uint64_t dm_restart_at_ms;	/* when in DNSMASQ_BACKOFF */
 	char dm_error[256];	/* last failure, for show/status */
+
+	struct dhcp_lease *leases;	/* as last read from the lease file */
+	size_t n_leases;
+	size_t n_ports;
 };
 
 struct netd {
@@ -75,6 +99,22 @@ struct netd {
 
 	struct network **nets;
 	size_t n_nets;
+
+	/* control socket */
+	int ctlfd;
+	struct source ctl_source;
+	struct client *clients;
+	size_t n_clients;
+	bool dead_clients;
+	time_t started;
+
+	/* ports, by ifindex */
+	struct port **port_buckets;
+	size_t n_port_buckets, n_ports;
+	struct rtnl_monitor *mon;
+	struct source mon_source;
+	int leasefd;		/* inotify on STATE_DIR */
+	struct source lease_source;
 };
 
 uint64_t now_ms(void);
@@ -91,7 +131,21 @@ void network_dnsmasq_pidfile(struct network *n);
 bool network_needs_dnsmasq(const struct network *n);
 void network_bridge_mac(const char *name, uint8_t mac[6]);
 
+struct network *netd_find_network(struct netd *d, const char *name);
+/* By network name, or by bridge device name (for QEMU's br=). */
+struct network *netd_find_network_or_bridge(struct netd *d, const char *name);
+int network_start(struct network *n);	/* links + firewall + dnsmasq */
+int network_stop(struct network *n);	/* full teardown, ports included */
+
+/* leasewatch.c */
+void network_read_leases(struct network *n, bool announce);
+void network_expire_leases(struct network *n);
+time_t leases_next_expiry(struct netd *d);
+int leases_init(struct netd *d);
+void leases_event(struct netd *d);
+
 /* netd.c */
+int netd_reload(struct netd *d, json_object *outcome);
 int netd_firewall_sync(struct netd *d);
 int netd_watch(struct netd *d, int fd, struct source *src);
 void netd_unwatch(struct netd *d, int fd);

@@ -61,6 +61,7 @@ struct network *network_free(struct network *n)
 		return NULL;
 	dm_forget(n);
 	net_config_free(n->cfg);
+	free(n->leases);
 	free(n);
 	return NULL;
 }
@@ -89,63 +90,6 @@ void network_bridge_mac(const char *name, uint8_t mac[6])
 	mac[5] = (uint8_t)h;
 }
 
-static int sync_addresses(struct network *n);
-
-int network_setup_links(struct network *n)
-{
-	struct net_config *c = n->cfg;
-	struct rtnl *rt = n->netd->rt;
-	struct rtnl_link link;
-	char alias[64];
-	uint8_t mac[6];
-	int r;
-
-	if (c->mode == NET_MODE_BRIDGE) {
-		/* Not ours: only check it is there. */
-		r = rtnl_link_get(rt, c->bridge, &link);
-		if (r < 0) {
-			log_error(c->name, "bridge %s does not exist: %s", c->bridge, strerror(-r));
-			return r;
-		}
-		if (strcmp(link.kind, "bridge") != 0) {
-			log_error(c->name, "%s is not a bridge", c->bridge);
-			return -ENOTSUP;
-		}
-		n->ifindex = link.ifindex;
-		return 0;
-	}
-
-	snprintf(alias, sizeof(alias), NETD_ALIAS_PREFIX "%s", c->name);
-	network_bridge_mac(c->bridge, mac);
-	r = rtnl_bridge_create(rt, c->bridge,
-			       &(struct rtnl_bridge_opts){ .mtu = c->mtu, .mac = mac, .alias = alias },
-			       &n->ifindex);
-	if (r < 0) {
-		log_error(c->name, "cannot create bridge %s: %s%s%s", c->bridge, strerror(-r),
-			  *rtnl_errmsg(rt) ? ": " : "", rtnl_errmsg(rt));
-		return r;
-	}
-	r = rtnl_link_get_by_index(rt, n->ifindex, &link);
-	if (r < 0)
-		return r;
-	if (strcmp(link.alias, alias) != 0) {
-		log_error(c->name, "bridge %s exists but was not made by netd (alias '%s'); "
-			  "not touching it", c->bridge, link.alias);
-		return -EEXIST;
-	}
-	if (c->mtu && link.mtu != c->mtu) {
-		r = rtnl_link_set_mtu(rt, n->ifindex, c->mtu);
-		if (r < 0)
-			log_warn(c->name, "cannot set MTU %u on %s: %s, ignoring", c->mtu, c->bridge,
-				 *rtnl_errmsg(rt) ? rtnl_errmsg(rt) : strerror(-r));
-	}
-	if (!link.up) {
-		r = rtnl_link_set_up(rt, n->ifindex, true);
-		if (r < 0)
-			return r;
-	}
-	return sync_addresses(n);
-}
 
 struct addr_scan {
 	struct network *n;
@@ -216,6 +160,64 @@ static int sync_addresses(struct network *n)
 		}
 	}
 	return 0;
+}
+
+int network_setup_links(struct network *n)
+{
+	struct net_config *c = n->cfg;
+	struct rtnl *rt = n->netd->rt;
+	struct rtnl_link link;
+	char alias[64];
+	uint8_t mac[6];
+	int r;
+
+	if (c->mode == NET_MODE_BRIDGE) {
+		/* Not ours: only check it is there. */
+		r = rtnl_link_get(rt, c->bridge, &link);
+		if (r < 0) {
+			log_error(c->name, "bridge %s does not exist: %s", c->bridge, strerror(-r));
+			return r;
+		}
+		if (strcmp(link.kind, "bridge") != 0) {
+			log_error(c->name, "%s is not a bridge", c->bridge);
+			return -ENOTSUP;
+		}
+		n->ifindex = link.ifindex;
+		n->mtu = link.mtu;
+		return 0;
+	}
+
+	snprintf(alias, sizeof(alias), NETD_ALIAS_PREFIX "%s", c->name);
+	network_bridge_mac(c->bridge, mac);
+	r = rtnl_bridge_create(rt, c->bridge,
+			       &(struct rtnl_bridge_opts){ .mtu = c->mtu, .mac = mac, .alias = alias },
+			       &n->ifindex);
+	if (r < 0) {
+		log_error(c->name, "cannot create bridge %s: %s%s%s", c->bridge, strerror(-r),
+			  *rtnl_errmsg(rt) ? ": " : "", rtnl_errmsg(rt));
+		return r;
+	}
+	r = rtnl_link_get_by_index(rt, n->ifindex, &link);
+	if (r < 0)
+		return r;
+	if (strcmp(link.alias, alias) != 0) {
+		log_error(c->name, "bridge %s exists but was not made by netd (alias '%s'); "
+			  "not touching it", c->bridge, link.alias);
+		return -EEXIST;
+	}
+	if (c->mtu && link.mtu != c->mtu) {
+		r = rtnl_link_set_mtu(rt, n->ifindex, c->mtu);
+		if (r < 0)
+			log_warn(c->name, "cannot set MTU %u on %s: %s, ignoring", c->mtu, c->bridge,
+				 *rtnl_errmsg(rt) ? rtnl_errmsg(rt) : strerror(-r));
+	}
+	if (!link.up) {
+		r = rtnl_link_set_up(rt, n->ifindex, true);
+		if (r < 0)
+			return r;
+	}
+	n->mtu = c->mtu ? c->mtu : link.mtu;
+	return sync_addresses(n);
 }
 
 /* dnsmasq */

@@ -365,7 +365,8 @@ static int link_parse(const struct nlmsghdr *nlh, void *item)
 	const struct ifinfomsg *ifi = mnl_nlmsg_get_payload(nlh);
 	struct rtnl_link *l = item;
 
-	if (nlh->nlmsg_type != RTM_NEWLINK)
+	/* RTM_DELLINK: only from the monitor, the last state of the link */
+	if (nlh->nlmsg_type != RTM_NEWLINK && nlh->nlmsg_type != RTM_DELLINK)
 		return 0;
 	if (mnl_nlmsg_get_payload_len(nlh) < sizeof(*ifi) ||
 	    mnl_attr_parse(nlh, sizeof(*ifi), link_attr_cb, tb) < 0)
@@ -703,6 +704,15 @@ static int bridge_configure(struct rtnl *rt, int ifindex,
 	return rtnl_talk(rt, nlh, NULL, NULL);
 }
 
+/* A kernel error that means "already so": 0, and no message either. */
+static int rtnl_already(struct rtnl *rt, int r, int e1, int e2)
+{
+	if (r != e1 && r != e2)
+		return r;
+	rtnl_reset(rt);
+	return 0;
+}
+
 /* Remove a link we just made, keeping the message of what failed. */
 static void link_undo(struct rtnl *rt, int ifindex)
 {
@@ -778,7 +788,7 @@ int rtnl_link_delete(struct rtnl *rt, int ifindex)
 	if (ifindex <= 0)
 		return -EINVAL;
 	r = rtnl_talk(rt, link_msg(rt, RTM_DELLINK, 0, ifindex), NULL, NULL);
-	return r == -ENODEV ? 0 : r;
+	return rtnl_already(rt, r, -ENODEV, -ENODEV);
 }
 
 int rtnl_link_set_up(struct rtnl *rt, int ifindex, bool up)
@@ -816,6 +826,53 @@ int rtnl_link_set_master(struct rtnl *rt, int ifindex, int master)
 	link_msg_set_up(nlh, true);
 	mnl_attr_put_u32(nlh, IFLA_MASTER, (uint32_t)master);
 	return rtnl_talk(rt, nlh, NULL, NULL);
+}
+
+/* ---- port setup ---- */
+
+static bool port_opts_empty(const struct rtnl_port_opts *o)
+{
+	return !o->master && !o->mtu && !o->alias && !o->group && !o->up;
+}
+
+static bool port_opts_ok(const struct rtnl_port_opts *o)
+{
+	return o->master >= 0 && (!o->alias || strlen(o->alias) <= RTNL_ALIAS_MAX);
+}
+
+/*
+ * One RTM_SETLINK for all of it: do_setlink() handles IFLA_MTU, IFLA_GROUP,
+ * IFLA_IFALIAS, ifi_flags/ifi_change and IFLA_MASTER of one message, in
+ * that order (so the port is up when it joins the bridge).  An empty alias
+ * is sent as "\0": the kernel stores it as empty and no longer reports one
+ * (a zero-length IFLA_IFALIAS would fail NLA_STRING validation).
+ */
+static struct nlmsghdr *port_msg(struct rtnl *rt, int ifindex,
+				 const struct rtnl_port_opts *o)
+{
+	struct nlmsghdr *nlh = link_msg(rt, RTM_SETLINK, 0, ifindex);
+
+	if (o->up)
+		link_msg_set_up(nlh, true);
+	if (o->mtu)
+		mnl_attr_put_u32(nlh, IFLA_MTU, o->mtu);
+	if (o->group)
+		mnl_attr_put_u32(nlh, IFLA_GROUP, o->group);
+	if (o->alias)
+		mnl_attr_put_strz(nlh, IFLA_IFALIAS, o->alias);
+	if (o->master)
+		mnl_attr_put_u32(nlh, IFLA_MASTER, (uint32_t)o->master);
+	return nlh;
+}
+
+int rtnl_port_setup(struct rtnl *rt, int ifindex, const struct rtnl_port_opts *o)
+{
+	rtnl_reset(rt);
+	if (ifindex <= 0 || !o || !port_opts_ok(o))
+		return -EINVAL;
+	if (port_opts_empty(o))
+		return 0;
+	return rtnl_talk(rt, port_msg(rt, ifindex, o), NULL, NULL);
 }
 
 /* ---- address changes ---- */
@@ -882,7 +939,9 @@ int rtnl_addr_del(struct rtnl *rt, const struct rtnl_addr *addr)
 	if (r < 0)
 		return r;
 	r = rtnl_talk(rt, nlh, NULL, NULL);
-	return r == -EADDRNOTAVAIL || r == -ENOENT ? 0 : r;
+	/* IPv4 says EADDRNOTAVAIL, IPv6 ENOENT (older: EADDRNOTAVAIL) */
+	r = rtnl_already(rt, r, -EADDRNOTAVAIL, -ENOENT);
+	return rtnl_already(rt, r, -ENODEV, -ENODEV);
 }
 
 /* ---- TAP devices ---- */
@@ -922,11 +981,43 @@ static int tap_set_mac(int fd, const uint8_t *mac)
 }
 
 /*
- * Everything that can fail comes before TUNSETPERSIST: until then the
- * device lives only as long as its fds, so closing them leaves nothing.
+ * The new device's ifindex, by the name TUNSETIFF gave it.  A tun fd has
+ * no SIOCGIFINDEX; any socket does, for its namespace, so rt's netlink
+ * socket serves (the namespace our request goes to anyway).
  */
-static int tap_configure(int fd, const struct rtnl_tap_opts *o)
+static int tap_ifindex(struct rtnl *rt, const char *name, int *ret)
 {
+	struct ifreq ifr = { 0 };
+
+	copy_str(ifr.ifr_name, IFNAMSIZ, name);
+	if (ioctl(mnl_socket_get_fd(rt->nl), SIOCGIFINDEX, &ifr) < 0)
+		return -errno;
+	*ret = ifr.ifr_ifindex;
+	return 0;
+}
+
+/* The port part of the options: up, with whatever else was set. */
+static struct rtnl_port_opts tap_port_opts(const struct rtnl_tap_opts *o)
+{
+	struct rtnl_port_opts port = {
+		.master = o->master, .mtu = o->mtu, .alias = o->alias,
+		.group = o->group,
+	};
+
+	port.up = !port_opts_empty(&port);
+	return port;
+}
+
+/*
+ * Everything that can fail comes before TUNSETPERSIST: until then the
+ * device lives only as long as its fds, so closing them leaves nothing
+ * (a bridge drops a port that goes away).  The MAC is set before the port
+ * request, so the port is up and joins its bridge with its final address.
+ */
+static int tap_configure(struct rtnl *rt, int fd, const char *name,
+			 const struct rtnl_tap_opts *o, int *ret_ifindex)
+{
+	struct rtnl_port_opts port = tap_port_opts(o);
 	int r;
 
 	if (o->mac) {
@@ -934,11 +1025,18 @@ static int tap_configure(int fd, const struct rtnl_tap_opts *o)
 		if (r < 0)
 			return r;
 	}
-	if (!o->persist)
-		return 0;
-	if (o->owner != (uid_t)-1 && ioctl(fd, TUNSETOWNER, (unsigned long)o->owner) < 0)
+	if (o->persist && o->owner != (uid_t)-1 &&
+	    ioctl(fd, TUNSETOWNER, (unsigned long)o->owner) < 0)
 		return -errno;
-	if (ioctl(fd, TUNSETPERSIST, 1UL) < 0)
+	r = tap_ifindex(rt, name, ret_ifindex);
+	if (r < 0)
+		return r;
+	if (port.up) {
+		r = rtnl_talk(rt, port_msg(rt, *ret_ifindex, &port), NULL, NULL);
+		if (r < 0)
+			return r;
+	}
+	if (o->persist && ioctl(fd, TUNSETPERSIST, 1UL) < 0)
 		return -errno;
 	return 0;
 }
@@ -969,29 +1067,221 @@ static int tap_open_queues(const struct rtnl_tap_opts *o, unsigned int n,
 	return 0;
 }
 
+/*
+ * open + TUNSETIFF per queue, then ioctls on the first fd, then at most one
+ * rtnetlink request (tap_configure).
+ */
 int rtnl_tap_create(struct rtnl *rt, const struct rtnl_tap_opts *opts,
-		    int *ret_fds, char *ret_name)
+		    int *ret_fds, char *ret_name, int *ret_ifindex)
 {
 	static const struct rtnl_tap_opts none = { .owner = (uid_t)-1 };
 	const struct rtnl_tap_opts *o = opts ? opts : &none;
 	unsigned int n = o->queues > 1 ? o->queues : 1;
+	struct rtnl_port_opts port = tap_port_opts(o);
 	struct ifreq ifr = { 0 };
-	int r;
+	int ifindex = 0, r;
 
 	rtnl_reset(rt);
-	if (!ret_fds || n > RTNL_TAP_QUEUES ||
+	if (!ret_fds || n > RTNL_TAP_QUEUES || !port_opts_ok(&port) ||
 	    (o->name && strlen(o->name) >= IFNAMSIZ))
 		return -EINVAL;
 	for (unsigned int i = 0; i < n; i++)
 		ret_fds[i] = -1;
 	r = tap_open_queues(o, n, ret_fds, &ifr);
 	if (r == 0)
-		r = tap_configure(ret_fds[0], o);
+		r = tap_configure(rt, ret_fds[0], ifr.ifr_name, o, &ifindex);
 	if (r < 0) {
 		tap_close_all(ret_fds, n);
 		return r;
 	}
 	if (ret_name)
 		copy_str(ret_name, IF_NAMESIZE, ifr.ifr_name);
+	if (ret_ifindex)
+		*ret_ifindex = ifindex;
 	return 0;
+}
+
+/* ---- link monitor ---- */
+
+#define RTNL_MONITOR_RCVBUF	(8 << 20)	/* many VMs starting at once */
+
+struct rtnl_monitor {
+	int fd;
+	char *buf;		/* RTNL_RECV_SIZE bytes */
+};
+
+/*
+ * SO_RCVBUFFORCE goes past net.core.rmem_max but needs CAP_NET_ADMIN;
+ * without it SO_RCVBUF gets what rmem_max allows.
+ */
+static int monitor_set_rcvbuf(int fd)
+{
+	int size = RTNL_MONITOR_RCVBUF;
+
+	if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof(size)) == 0)
+		return 0;
+	if (setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof(size)) < 0)
+		return -errno;
+	return 0;
+}
+
+static int monitor_socket(void)
+{
+	struct sockaddr_nl sa = { .nl_family = AF_NETLINK };
+	int group = RTNLGRP_LINK, fd, r;
+
+	fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC | SOCK_NONBLOCK,
+		    NETLINK_ROUTE);
+	if (fd < 0)
+		return -errno;
+	/* the buffer before the group, which may fill it at once */
+	r = monitor_set_rcvbuf(fd);
+	if (r == 0 && (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
+		       setsockopt(fd, SOL_NETLINK, NETLINK_ADD_MEMBERSHIP,
+				  &group, sizeof(group)) < 0))
+		r = -errno;
+	if (r < 0) {
+		close(fd);
+		return r;
+	}
+	return fd;
+}
+
+int rtnl_monitor_open(struct rtnl_monitor **ret)
+{
+	struct rtnl_monitor *m;
+
+	m = calloc(1, sizeof(*m));
+	if (!m)
+		return -ENOMEM;
+	m->buf = malloc(RTNL_RECV_SIZE);
+	m->fd = m->buf ? monitor_socket() : -ENOMEM;
+	if (m->fd < 0) {
+		int r = m->fd;
+
+		rtnl_monitor_close(m);
+		return r;
+	}
+	*ret = m;
+	return 0;
+}
+
+int rtnl_monitor_fd(const struct rtnl_monitor *m)
+{
+	return m ? m->fd : -EBADF;
+}
+
+struct rtnl_monitor *rtnl_monitor_close(struct rtnl_monitor *m)
+{
+	if (!m)
+		return NULL;
+	if (m->fd >= 0)
+		close(m->fd);
+	free(m->buf);
+	free(m);
+	return NULL;
+}
+
+/*
+ * One datagram into m->buf: its length; 0 for one to ignore (not from the
+ * kernel); -EAGAIN when drained; -ENOBUFS when the kernel dropped events;
+ * -EMSGSIZE for a truncated one; other -errno.
+ */
+static ssize_t monitor_recv(struct rtnl_monitor *m)
+{
+	struct sockaddr_nl sa;
+	struct iovec iov = { .iov_base = m->buf, .iov_len = RTNL_RECV_SIZE };
+	struct msghdr msg = {
+		.msg_name = &sa, .msg_namelen = sizeof(sa),
+		.msg_iov = &iov, .msg_iovlen = 1,
+	};
+	ssize_t n;
+
+	do
+		n = recvmsg(m->fd, &msg, MSG_DONTWAIT);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return errno == EWOULDBLOCK ? -EAGAIN : -errno;
+	if (msg.msg_flags & MSG_TRUNC)
+		return -EMSGSIZE;
+	if (msg.msg_namelen != sizeof(sa) || sa.nl_pid != 0)
+		return 0;
+	return n;
+}
+
+/* 1 with a link event in l, 0 for another message, -EPROTO. */
+static int monitor_parse(const struct nlmsghdr *nlh, struct rtnl_link *l)
+{
+	const struct ifinfomsg *ifi = mnl_nlmsg_get_payload(nlh);
+
+	if (nlh->nlmsg_type != RTM_NEWLINK && nlh->nlmsg_type != RTM_DELLINK)
+		return 0;
+	if (mnl_nlmsg_get_payload_len(nlh) < sizeof(*ifi))
+		return -EPROTO;
+	/*
+	 * AF_BRIDGE ones are the bridge's port notifications (its
+	 * RTM_DELLINK is a port leaving, not a link going away).
+	 */
+	if (ifi->ifi_family != AF_UNSPEC)
+		return 0;
+	return link_parse(nlh, l);
+}
+
+/*
+ * The events of one datagram (the kernel sends each notification in a
+ * datagram of its own).  One that cannot be parsed is an event lost.
+ */
+static int monitor_dispatch(const char *buf, int len, rtnl_monitor_cb cb,
+			    void *data, bool *lost)
+{
+	const struct nlmsghdr *nlh;
+	struct rtnl_link l;
+	int r;
+
+	for (nlh = (const struct nlmsghdr *)buf; mnl_nlmsg_ok(nlh, len);
+	     nlh = mnl_nlmsg_next(nlh, &len)) {
+		r = monitor_parse(nlh, &l);
+		if (r < 0) {
+			*lost = true;
+			return 0;
+		}
+		if (r == 0)
+			continue;
+		r = cb(&l, nlh->nlmsg_type == RTM_DELLINK, data);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+/*
+ * Once events are lost, the rest of the queue is older than the resync the
+ * caller is about to do: it is read and dropped, so the socket is left
+ * empty and the next events are newer than that resync.
+ */
+int rtnl_monitor_read(struct rtnl_monitor *m, rtnl_monitor_cb cb, void *data)
+{
+	bool lost = false;
+	ssize_t n;
+	int r;
+
+	if (!m || !cb)
+		return -EINVAL;
+	for (;;) {
+		n = monitor_recv(m);
+		if (n == -EAGAIN)
+			break;
+		if (n == -ENOBUFS || n == -EMSGSIZE) {
+			lost = true;
+			continue;
+		}
+		if (n < 0)
+			return lost ? -ENOBUFS : (int)n;
+		if (n == 0)
+			continue;
+		r = monitor_dispatch(m->buf, (int)n, cb, data, &lost);
+		if (r < 0)
+			return r;
+	}
+	return lost ? -ENOBUFS : 0;
 }

@@ -102,17 +102,46 @@ int rtnl_link_set_mtu(struct rtnl *rt, int ifindex, unsigned int mtu);
 /* Enslave to master (a bridge), 0 to release; also sets the link up. */
 int rtnl_link_set_master(struct rtnl *rt, int ifindex, int master);
 
-/* Address add succeeds when the address is already there; del when it is not. */
+/*
+ * Set up a VM port in ONE RTM_SETLINK request: whatever of master, MTU,
+ * alias, group and IFF_UP is asked for.  Zero/NULL/false fields are left as
+ * they are (so this never releases a port nor takes it down).  The kernel
+ * applies them in the order mtu, group, alias, up, master and does not roll
+ * back: when one fails, those before it stay applied.  A master that does
+ * not exist gives -EINVAL after the port has left its current bridge.
+ * All 0/NULL/false sends nothing and returns 0.
+ */
+struct rtnl_port_opts {
+	int master;		/* bridge ifindex to enslave to, 0: leave */
+	unsigned int mtu;	/* 0: leave */
+	const char *alias;	/* NULL: leave; "": clear */
+	unsigned int group;	/* 0: leave */
+	bool up;		/* set IFF_UP; false: leave the flag */
+};
+int rtnl_port_setup(struct rtnl *rt, int ifindex, const struct rtnl_port_opts *o);
+
+/*
+ * Address add succeeds when the address is already there; del when it is
+ * not, or when the link is gone (-ENODEV).
+ */
 int rtnl_addr_add(struct rtnl *rt, const struct rtnl_addr *addr);
 int rtnl_addr_del(struct rtnl *rt, const struct rtnl_addr *addr);
 
 /*
- * TAP devices (ioctl on /dev/net/tun, then rtnetlink).  name may be NULL or
- * "" (the kernel picks one from the pattern "netd-t%d").  With persist, the
- * device outlives the returned fd and belongs to owner (uid, -1 for none).
- * vnet_hdr asks for IFF_VNET_HDR; queues > 1 asks for IFF_MULTI_QUEUE and
- * returns `queues` fds.  The created name is copied to ret_name
- * (IF_NAMESIZE bytes).  Returns 0 or -errno; fds are closed on failure.
+ * TAP devices (ioctls on /dev/net/tun, then at most one rtnetlink request).
+ * name may be NULL or "" (the kernel picks one from the pattern
+ * "netd-t%d").  With persist, the device outlives the returned fd and
+ * belongs to owner (uid, -1 for none).  vnet_hdr asks for IFF_VNET_HDR;
+ * queues > 1 asks for IFF_MULTI_QUEUE and returns `queues` fds.
+ *
+ * When any of alias, group, master, mtu is set, they are applied together
+ * with IFF_UP by the single request of rtnl_port_setup; otherwise no
+ * request is sent and the TAP stays down.  A failure of that request
+ * (e.g. no such master) fails the whole call.
+ *
+ * The created name is copied to ret_name (IF_NAMESIZE bytes) and its
+ * ifindex to *ret_ifindex; either may be NULL.  Returns 0 or -errno; on
+ * failure the fds are closed (set to -1) and no device is left behind.
  */
 struct rtnl_tap_opts {
 	const char *name;
@@ -121,8 +150,36 @@ struct rtnl_tap_opts {
 	uid_t owner;		/* (uid_t)-1: no owner */
 	unsigned int queues;	/* 0 or 1: one fd */
 	const uint8_t *mac;	/* NULL: kernel chooses */
+	const char *alias;	/* IFLA_IFALIAS, NULL: not set */
+	unsigned int group;	/* IFLA_GROUP, 0: not set */
+	int master;		/* bridge ifindex to enslave to, 0: not set */
+	unsigned int mtu;	/* 0: not set */
 };
 int rtnl_tap_create(struct rtnl *rt, const struct rtnl_tap_opts *opts,
-		    int *ret_fds, char *ret_name);
+		    int *ret_fds, char *ret_name, int *ret_ifindex);
+
+/*
+ * Link events for an event loop: a nonblocking NETLINK_ROUTE socket in
+ * RTNLGRP_LINK with a large receive buffer.  Poll rtnl_monitor_fd() for
+ * input and call rtnl_monitor_read(), which drains everything queued and
+ * runs cb once per RTM_NEWLINK (removed false) and RTM_DELLINK (removed
+ * true) of the namespace, with the parsed link.  (The bridge's own
+ * AF_BRIDGE port notifications are not reported: they are not link
+ * creations or removals.)
+ *
+ * rtnl_monitor_read returns 0 once the socket is drained; -ENOBUFS when
+ * events were lost (the kernel dropped some for lack of buffer, or one
+ * could not be read): the rest of the queue is then discarded too and the
+ * caller must resync with rtnl_link_dump.  A negative cb return stops the
+ * read and is returned; later events stay queued.  cb must not close m.
+ */
+struct rtnl_monitor;
+typedef int (*rtnl_monitor_cb)(const struct rtnl_link *link, bool removed,
+			       void *data);
+
+int rtnl_monitor_open(struct rtnl_monitor **ret);
+int rtnl_monitor_fd(const struct rtnl_monitor *m);
+int rtnl_monitor_read(struct rtnl_monitor *m, rtnl_monitor_cb cb, void *data);
+struct rtnl_monitor *rtnl_monitor_close(struct rtnl_monitor *m);	/* NULL-safe */
 
 #endif

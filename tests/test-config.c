@@ -223,13 +223,13 @@ static void test_misc_errors(void)
 
 	/* No address at all (reported for the file, without a line). */
 	c = parse("n/a.conf", "[Network]\nMode=routed\n", &d);
-	CHECK(!c->valid && has_diag(&d, "n/a.conf: ", "no Address="), "no address");
+	CHECK(!c->valid && has_diag(&d, "n/a.conf:1:", "no Address="), "no address");
 	net_config_free(c);
 	diag_free(&d);
 
 	/* A bad network name from the file name. */
 	c = parse("n/bad name!.conf", "[Network]\nAddress=10.0.0.1/24\n", &d);
-	CHECK(!c->valid && has_diag(&d, "n/bad name!.conf", "network name"), "bad name");
+	CHECK(!c->valid && has_diag(&d, "n/bad name!.conf:1:", "network name"), "bad name");
 	net_config_free(c);
 	diag_free(&d);
 

@@ -505,7 +505,7 @@ static void test_nat(void)
 	uint8_t tcp8080[8] = { IPPROTO_TCP, 0, 0, 0, 0x1f, 0x90 };
 	struct elem_query q;
 
-	check(count_rules(plan, "web-from") == 5, "nat: web-from has 5 rules");
+	check(count_rules(plan, "web-from") == 6, "nat: web-from has 6 rules");
 	check(count_rules(plan, "web-to") == 3, "nat: web-to has 3 rules");
 	check(count_rules(plan, "web-in") == 1, "nat: web-in has 1 rule");
 	check(count_rules(plan, "web-masq") == 7, "nat: web-masq has 7 rules");
@@ -530,7 +530,7 @@ static void test_routed(void)
 	struct fw_network net = net_lab();
 	struct fw_plan *plan = build("routed", &net, 1);
 
-	check(count_rules(plan, "lab-from") == 4, "routed: lab-from 4 rules");
+	check(count_rules(plan, "lab-from") == 5, "routed: lab-from 5 rules");
 	check(count_rules(plan, "lab-to") == 3, "routed: lab-to 3 rules");
 	check(!has_chain(plan, "lab-masq") && !has_chain(plan, "lab-dnat"),
 	      "routed: no masq or dnat chain");
@@ -545,9 +545,9 @@ static void test_isolated(void)
 	struct fw_network net = net_iso();
 	struct fw_plan *plan = build("isolated", &net, 1);
 
-	check(count_rules(plan, "iso-from") == 1 &&
+	check(count_rules(plan, "iso-from") == 2 &&
 	      count_rules(plan, "iso-to") == 1,
-	      "isolated: from and to chains are a single drop");
+	      "isolated: from accepts only its own bridge (br_netfilter), to drops");
 	check(count_rules(plan, "iso-in") == 13, "isolated: iso-in 13 rules");
 	check_golden("isolated", plan);
 	fw_plan_free(plan);
@@ -562,7 +562,7 @@ static void test_v6(void)
 
 	check(q.found && q.count == 2, "v6: one /56 interval for two "
 	      "addresses in it");
-	check(count_rules(plan, "six_6-from") == 3,
+	check(count_rules(plan, "six_6-from") == 4,
 	      "v6: six_6-from 3 rules (one subnet)");
 	check_golden("v6", plan);
 	fw_plan_free(plan);

@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +17,9 @@
 #include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <linux/capability.h>
 #include <linux/if_tun.h>
 #include <linux/rtnetlink.h>
 
@@ -35,6 +39,21 @@ static int failures;
 } while (0)
 
 static const uint8_t br_mac[6] = { 0x02, 0x6e, 0x65, 0x74, 0x64, 0x01 };
+
+/*
+ * Netlink requests sent, counted by standing in for libc's sendto(): the
+ * executable's definition comes first in symbol lookup, for libmnl too.
+ * test_port_setup checks that the count moves with a known request.
+ */
+static int netlink_sends;
+
+ssize_t sendto(int fd, const void *buf, size_t len, int flags,
+	       const struct sockaddr *addr, socklen_t alen)
+{
+	if (addr && addr->sa_family == AF_NETLINK)
+		netlink_sends++;
+	return syscall(SYS_sendto, fd, buf, len, flags, addr, alen);
+}
 
 /* Wait (bounded) until no link has that name. */
 static int wait_gone(struct rtnl *rt, const char *name)
@@ -285,13 +304,18 @@ static void test_tap_port(struct rtnl *rt, int br)
 	char name[IF_NAMESIZE] = "";
 	struct rtnl_link l;
 	struct ifreq ifr = { 0 };
-	int fd = -1, r;
+	int fd = -1, ifindex = -5, r;
 
-	r = rtnl_tap_create(rt, &o, &fd, name);
+	netlink_sends = 0;
+	r = rtnl_tap_create(rt, &o, &fd, name, &ifindex);
 	CHECK(r == 0 && fd >= 0 && strncmp(name, "netd-t", 6) == 0,
 	      "TAP from the name pattern (r=%d, name=%s)", r, name);
 	if (r < 0)
 		return;
+	CHECK(netlink_sends == 0,
+	      "without port options no netlink request is sent (%d)", netlink_sends);
+	CHECK(rtnl_link_get(rt, name, &l) == 0 && l.ifindex == ifindex,
+	      "its ifindex is returned (%d, lookup %d)", ifindex, l.ifindex);
 	CHECK(fcntl(fd, F_GETFD) & FD_CLOEXEC, "TAP fd is close-on-exec");
 	r = ioctl(fd, TUNGETIFF, &ifr);
 	CHECK(r == 0 && (ifr.ifr_flags & IFF_VNET_HDR) && (ifr.ifr_flags & IFF_NO_PI) &&
@@ -330,7 +354,7 @@ static void test_tap_persist(struct rtnl *rt)
 	struct rtnl_link l;
 	int fd = -1, fd2 = -1, r;
 
-	r = rtnl_tap_create(rt, &o, &fd, name);
+	r = rtnl_tap_create(rt, &o, &fd, name, NULL);
 	CHECK(r == 0 && strcmp(name, "netd-p0") == 0, "persistent TAP netd-p0 (r=%d)", r);
 	if (r < 0)
 		return;
@@ -342,7 +366,7 @@ static void test_tap_persist(struct rtnl *rt)
 	r = read_file(path, owner, sizeof(owner));
 	CHECK(r == 0 && strcmp(owner, "4242") == 0, "owner is 4242 (r=%d, \"%s\")", r, owner);
 	o.persist = false;
-	r = rtnl_tap_create(rt, &o, &fd2, name);
+	r = rtnl_tap_create(rt, &o, &fd2, name, NULL);
 	CHECK(r == -EEXIST && fd2 == -1,
 	      "a TAP over the existing name fails with -EEXIST, no fd (r=%d)", r);
 	r = rtnl_link_delete(rt, l.ifindex);
@@ -358,14 +382,14 @@ static void test_tap_failure(struct rtnl *rt)
 	int fds[2] = { 7777, 7777 }, r;
 	struct rtnl_link l;
 
-	r = rtnl_tap_create(rt, &o, fds, NULL);
+	r = rtnl_tap_create(rt, &o, fds, NULL, NULL);
 	CHECK(r < 0 && fds[0] == -1 && fds[1] == -1,
 	      "persistent TAP with a multicast MAC fails, fds reset (r=%d)", r);
 	r = rtnl_link_get(rt, "netd-f0", &l);
 	CHECK(r == -ENODEV, "and leaves no device behind (r=%d)", r);
 	o.mac = NULL;
 	o.queues = 300;
-	r = rtnl_tap_create(rt, &o, fds, NULL);
+	r = rtnl_tap_create(rt, &o, fds, NULL, NULL);
 	CHECK(r == -EINVAL, "300 queues are refused (r=%d)", r);
 }
 
@@ -388,7 +412,7 @@ static void test_tap_multiqueue(struct rtnl *rt)
 	char name[IF_NAMESIZE] = "";
 	int fds[3] = { -1, -1, -1 }, ok = 0, r;
 
-	r = rtnl_tap_create(rt, &o, fds, name);
+	r = rtnl_tap_create(rt, &o, fds, name, NULL);
 	CHECK(r == 0, "multi-queue TAP with 3 queues (r=%d, name=%s)", r, name);
 	if (r < 0)
 		return;
@@ -411,7 +435,7 @@ static void test_not_a_bridge(struct rtnl *rt)
 	char name[IF_NAMESIZE];
 	int fd = -1, ifindex = -5, r;
 
-	r = rtnl_tap_create(rt, &o, &fd, name);
+	r = rtnl_tap_create(rt, &o, &fd, name, NULL);
 	CHECK(r == 0, "TAP netd-nb (r=%d)", r);
 	if (r < 0)
 		return;
@@ -476,8 +500,408 @@ static void test_delete(struct rtnl *rt, int br)
 	CHECK(r == 0, "delete the bridge (r=%d)", r);
 	r = rtnl_link_get(rt, "netd-br0", &l);
 	CHECK(r == -ENODEV, "lookup after delete gives -ENODEV (r=%d)", r);
+	r = rtnl_addr_del(rt, &v4);
+	CHECK(r == 0 && rtnl_errmsg(rt)[0] == '\0',
+	      "IPv4 address del on a link that is gone is 0 (r=%d)", r);
+	v4 = mkaddr(br, AF_INET6, "fd00:99::1", 64);
+	r = rtnl_addr_del(rt, &v4);
+	CHECK(r == 0 && rtnl_errmsg(rt)[0] == '\0',
+	      "IPv6 address del on a link that is gone is 0 (r=%d)", r);
 	r = rtnl_link_delete(rt, br);
 	CHECK(r == 0, "deleting it again is 0 (r=%d)", r);
+}
+
+static bool link_is(struct rtnl *rt, int ifindex, struct rtnl_link *l)
+{
+	return rtnl_link_get_by_index(rt, ifindex, l) == 0;
+}
+
+static void test_port_setup(struct rtnl *rt, int br)
+{
+	struct rtnl_port_opts o = { .master = br, .mtu = 1400, .alias = "vm1:eth0",
+				    .group = 5, .up = true };
+	struct rtnl_port_opts none = { 0 };
+	struct rtnl_tap_opts to = { .name = "netd-ps", .owner = (uid_t)-1 };
+	char long_alias[300];
+	struct rtnl_link l;
+	int fd = -1, tap = 0, r;
+
+	r = rtnl_tap_create(rt, &to, &fd, NULL, &tap);
+	CHECK(r == 0 && tap > 0, "TAP netd-ps for port setup (r=%d)", r);
+	if (r < 0)
+		return;
+	netlink_sends = 0;
+	r = rtnl_link_set_up(rt, tap, false);
+	CHECK(r == 0 && netlink_sends == 1,
+	      "the request counter sees one request (r=%d, %d)", r, netlink_sends);
+	netlink_sends = 0;
+	r = rtnl_port_setup(rt, tap, &o);
+	CHECK(r == 0 && netlink_sends == 1,
+	      "port setup is one netlink request (r=%d, %d sent, %s)",
+	      r, netlink_sends, rtnl_errmsg(rt));
+	CHECK(link_is(rt, tap, &l) && l.master == br && l.mtu == 1400 && l.up &&
+	      l.group == 5 && strcmp(l.alias, "vm1:eth0") == 0,
+	      "master, mtu, alias, group and up all applied (master=%d mtu=%u "
+	      "group=%u alias=\"%s\" up=%d)", l.master, l.mtu, l.group, l.alias, l.up);
+	netlink_sends = 0;
+	r = rtnl_port_setup(rt, tap, &(struct rtnl_port_opts){ .alias = "" });
+	CHECK(r == 0 && netlink_sends == 1 && link_is(rt, tap, &l) &&
+	      l.alias[0] == '\0', "alias \"\" clears it (r=%d, \"%s\")", r, l.alias);
+	CHECK(l.master == br && l.up && l.mtu == 1400 && l.group == 5,
+	      "fields left 0/false are left alone (master=%d up=%d)", l.master, l.up);
+	netlink_sends = 0;
+	r = rtnl_port_setup(rt, tap, &none);
+	CHECK(r == 0 && netlink_sends == 0, "nothing asked: nothing sent (r=%d)", r);
+	memset(long_alias, 'a', sizeof(long_alias) - 1);
+	long_alias[256] = '\0';
+	CHECK(rtnl_port_setup(rt, 0, &o) == -EINVAL &&
+	      rtnl_port_setup(rt, tap, NULL) == -EINVAL &&
+	      rtnl_port_setup(rt, tap, &(struct rtnl_port_opts){ .master = -1 }) == -EINVAL &&
+	      rtnl_port_setup(rt, tap, &(struct rtnl_port_opts){ .alias = long_alias }) == -EINVAL,
+	      "bad ifindex, no options, master < 0, 256-byte alias: -EINVAL");
+	r = rtnl_port_setup(rt, tap, &(struct rtnl_port_opts){ .master = 99999 });
+	CHECK(r == -EINVAL, "a master that does not exist fails (r=%d)", r);
+	close(fd);
+	wait_gone(rt, "netd-ps");
+}
+
+/* TAP creation with port options: open + ioctls + exactly one request. */
+static void test_tap_port_opts(struct rtnl *rt, int br)
+{
+	struct rtnl_tap_opts o = { .name = "netd-vp", .vnet_hdr = true,
+				   .owner = (uid_t)-1, .alias = "vm2:eth0",
+				   .group = 9, .master = br, .mtu = 1450 };
+	char name[IF_NAMESIZE] = "";
+	struct rtnl_link l;
+	int fd = -1, ifindex = 0, r;
+
+	netlink_sends = 0;
+	r = rtnl_tap_create(rt, &o, &fd, name, &ifindex);
+	CHECK(r == 0 && netlink_sends == 1,
+	      "TAP with master/mtu/alias/group: one netlink request (r=%d, %d sent, %s)",
+	      r, netlink_sends, rtnl_errmsg(rt));
+	if (r < 0)
+		return;
+	CHECK(rtnl_link_get(rt, "netd-vp", &l) == 0 && l.ifindex == ifindex,
+	      "the returned ifindex is the TAP's (%d, lookup %d)", ifindex, l.ifindex);
+	CHECK(l.master == br && l.up && l.mtu == 1450 && l.group == 9 &&
+	      strcmp(l.alias, "vm2:eth0") == 0,
+	      "all applied, and up (master=%d mtu=%u group=%u alias=\"%s\" up=%d)",
+	      l.master, l.mtu, l.group, l.alias, l.up);
+	close(fd);
+	CHECK(wait_gone(rt, "netd-vp") == -ENODEV, "closing its fd removes it");
+}
+
+static void test_tap_port_persist(struct rtnl *rt, int br)
+{
+	static const uint8_t mac[6] = { 0x02, 0x00, 0x00, 0xaa, 0xbb, 0xcd };
+	struct rtnl_tap_opts o = { .name = "netd-vq", .persist = true, .owner = 4242,
+				   .mac = mac, .master = br };
+	struct rtnl_link l;
+	int fds[2] = { 7777, 7777 }, fd = -1, ifindex = 0, r;
+
+	netlink_sends = 0;
+	r = rtnl_tap_create(rt, &o, &fd, NULL, &ifindex);
+	CHECK(r == 0 && netlink_sends == 1,
+	      "persistent TAP with owner, MAC and master: one request (r=%d, %d)",
+	      r, netlink_sends);
+	if (r == 0) {
+		close(fd);
+		CHECK(link_is(rt, ifindex, &l) && l.master == br && l.up &&
+		      memcmp(l.mac, mac, 6) == 0,
+		      "it outlives its fd, enslaved, up, with its MAC (master=%d)", l.master);
+		CHECK(rtnl_link_delete(rt, ifindex) == 0 &&
+		      wait_gone(rt, "netd-vq") == -ENODEV, "delete it");
+	}
+	o.name = "netd-vf";
+	o.master = 99999;
+	o.queues = 2;
+	r = rtnl_tap_create(rt, &o, fds, NULL, &ifindex);
+	CHECK(r == -EINVAL && fds[0] == -1 && fds[1] == -1,
+	      "persistent TAP with a master that does not exist fails, fds reset (r=%d)", r);
+	CHECK(wait_gone(rt, "netd-vf") == -ENODEV, "and leaves no device behind");
+	o.master = -3;
+	r = rtnl_tap_create(rt, &o, fds, NULL, NULL);
+	CHECK(r == -EINVAL && rtnl_link_get(rt, "netd-vf", &l) == -ENODEV,
+	      "master < 0 is refused before anything is made (r=%d)", r);
+}
+
+/* ---- monitor ---- */
+
+struct event {
+	int ifindex, master;
+	bool removed, up;
+};
+
+struct events {
+	struct event ev[1024];
+	int n, calls;
+	int stop_at;		/* > 0: return -ECANCELED from that call */
+	int err;		/* first error of rtnl_monitor_read */
+};
+
+static int record_cb(const struct rtnl_link *l, bool removed, void *data)
+{
+	struct events *e = data;
+
+	e->calls++;
+	if (e->n < (int)(sizeof(e->ev) / sizeof(e->ev[0])))
+		e->ev[e->n++] = (struct event){ .ifindex = l->ifindex,
+			.master = l->master, .removed = removed, .up = l->up };
+	return e->calls == e->stop_at ? -ECANCELED : 0;
+}
+
+/* Index of the first event from `from` on that matches (master -1: any). */
+static int find_event(const struct events *e, int from, int ifindex,
+		      int master, bool removed)
+{
+	for (int i = from; i < e->n; i++)
+		if (e->ev[i].ifindex == ifindex && e->ev[i].removed == removed &&
+		    (master < 0 || e->ev[i].master == master))
+			return i;
+	return -1;
+}
+
+/* Poll and read (2 s at most) until such an event is there: its index. */
+static int wait_event(struct rtnl_monitor *m, struct events *e, int from,
+		      int ifindex, int master, bool removed)
+{
+	struct pollfd pfd = { .fd = rtnl_monitor_fd(m), .events = POLLIN };
+	int i, r;
+
+	for (int t = 0; t < 40; t++) {
+		i = find_event(e, from, ifindex, master, removed);
+		if (i >= 0)
+			return i;
+		if (poll(&pfd, 1, 50) < 0)
+			return -1;
+		r = rtnl_monitor_read(m, record_cb, e);
+		if (r < 0 && !e->err)
+			e->err = r;
+	}
+	return find_event(e, from, ifindex, master, removed);
+}
+
+static void monitor_check_fd(struct rtnl_monitor *m)
+{
+	int fd = rtnl_monitor_fd(m), size = 0;
+	socklen_t len = sizeof(size);
+
+	CHECK(fd >= 0 && (fcntl(fd, F_GETFL) & O_NONBLOCK) &&
+	      (fcntl(fd, F_GETFD) & FD_CLOEXEC), "monitor fd is nonblocking, close-on-exec");
+	/* the kernel doubles it; only SO_RCVBUFFORCE goes past rmem_max */
+	getsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, &len);
+	CHECK(size == 2 * (8 << 20),
+	      "monitor receive buffer is 8 MiB, forced past rmem_max (%d bytes)", size);
+}
+
+/* Bridge and port events, in order, with ifindex, master and removed. */
+static void monitor_bridge_port(struct rtnl *rt, struct rtnl_monitor *m,
+				struct events *e)
+{
+	struct rtnl_tap_opts o = { .name = "netd-mt", .owner = (uid_t)-1 };
+	int br = 0, tap = 0, fd = -1, i, j, r;
+
+	r = rtnl_bridge_create(rt, "netd-mb", NULL, &br);
+	i = wait_event(m, e, 0, br, -1, false);
+	CHECK(r == 0 && i >= 0, "RTM_NEWLINK for a new bridge (ifindex %d)", br);
+	r = rtnl_tap_create(rt, &o, &fd, NULL, &tap);
+	i = wait_event(m, e, 0, tap, 0, false);
+	CHECK(r == 0 && i >= 0, "RTM_NEWLINK for a new TAP, no master (ifindex %d)", tap);
+	r = rtnl_link_set_master(rt, tap, br);
+	i = wait_event(m, e, i + 1, tap, br, false);
+	CHECK(r == 0 && i >= 0 && e->ev[i].up,
+	      "RTM_NEWLINK: the TAP is up with the bridge as master (i=%d)", i);
+	r = rtnl_link_set_master(rt, tap, 0);
+	j = wait_event(m, e, i + 1, tap, 0, false);
+	CHECK(r == 0 && j >= 0, "RTM_NEWLINK: released, master 0 (i=%d)", j);
+	CHECK(find_event(e, 0, tap, -1, true) < 0,
+	      "leaving the bridge is not reported as a removal (AF_BRIDGE skipped)");
+	rtnl_link_set_master(rt, tap, br);
+	close(fd);
+	i = wait_event(m, e, j + 1, tap, -1, true);
+	CHECK(i >= 0, "RTM_DELLINK (removed) for the TAP when its fd closes");
+	r = rtnl_link_delete(rt, br);
+	i = wait_event(m, e, i + 1, br, -1, true);
+	CHECK(r == 0 && i >= 0, "RTM_DELLINK (removed) for the bridge");
+	CHECK(e->err == 0, "no read error on the way (%d)", e->err);
+}
+
+/* A negative callback return stops the read; the rest stays queued. */
+static void monitor_stop(struct rtnl *rt, struct rtnl_monitor *m)
+{
+	struct events e = { .stop_at = 1 };
+	int r, r2;
+
+	rtnl_link_set_mtu(rt, 1, 60000);
+	rtnl_link_set_mtu(rt, 1, 65536);
+	r = rtnl_monitor_read(m, record_cb, &e);
+	CHECK(r == -ECANCELED && e.calls == 1,
+	      "a negative callback return stops the read and is returned (r=%d)", r);
+	e.stop_at = 0;
+	r = rtnl_monitor_read(m, record_cb, &e);
+	r2 = find_event(&e, 1, 1, -1, false);
+	CHECK(r == 0 && e.calls >= 2 && r2 >= 1,
+	      "the next read gets the events left behind (r=%d, calls=%d)", r, e.calls);
+}
+
+static void test_monitor(struct rtnl *rt)
+{
+	struct rtnl_monitor *m = NULL;
+	struct events *e = calloc(1, sizeof(*e));
+	int r;
+
+	r = rtnl_monitor_open(&m);
+	CHECK(r == 0 && m, "rtnl_monitor_open (r=%d)", r);
+	if (r < 0 || !e) {
+		free(e);
+		return;
+	}
+	monitor_check_fd(m);
+	r = rtnl_monitor_read(m, record_cb, e);
+	CHECK(r == 0 && e->calls == 0, "empty queue: read returns 0, no callback (r=%d)", r);
+	monitor_bridge_port(rt, m, e);
+	e->calls = 0;
+	r = rtnl_monitor_read(m, record_cb, e);
+	CHECK(r == 0 && e->calls == 0, "drained: the next read returns 0 (r=%d)", r);
+	monitor_stop(rt, m);
+	CHECK(rtnl_monitor_read(m, NULL, NULL) == -EINVAL, "no callback: -EINVAL");
+	m = rtnl_monitor_close(m);
+	CHECK(m == NULL && rtnl_monitor_close(NULL) == NULL, "rtnl_monitor_close is NULL-safe");
+	free(e);
+}
+
+#define OVERFLOW_TAPS 300
+
+/* How many of the taps have a RTM_NEWLINK in e. */
+static int taps_seen(const struct events *e, const int *taps, int n)
+{
+	int seen = 0;
+
+	for (int i = 0; i < n; i++)
+		if (find_event(e, 0, taps[i], -1, false) >= 0)
+			seen++;
+	return seen;
+}
+
+static void overflow_check(struct rtnl *rt, struct rtnl_monitor *big,
+			   struct rtnl_monitor *small, int *fds, int *taps)
+{
+	struct events *e = calloc(1, sizeof(*e));
+	int r;
+
+	if (!e)
+		return;
+	r = rtnl_monitor_read(big, record_cb, e);
+	CHECK(r == 0 && taps_seen(e, taps, OVERFLOW_TAPS) == OVERFLOW_TAPS,
+	      "the big buffer held the events of %d new TAPs (r=%d, seen %d)",
+	      OVERFLOW_TAPS, r, taps_seen(e, taps, OVERFLOW_TAPS));
+	memset(e, 0, sizeof(*e));
+	/*
+	 * The kernel reports the overflow before the events still queued;
+	 * those are stale once the caller resyncs, so they are dropped.
+	 */
+	r = rtnl_monitor_read(small, record_cb, e);
+	CHECK(r == -ENOBUFS && e->calls == 0,
+	      "the small buffer overflowed: -ENOBUFS, queued events dropped (r=%d, %d events)",
+	      r, e->calls);
+	memset(e, 0, sizeof(*e));
+	r = rtnl_monitor_read(small, record_cb, e);
+	CHECK(r == 0 && e->calls == 0,
+	      "after -ENOBUFS the stale queue is dropped: next read is 0 (r=%d, %d)",
+	      r, e->calls);
+	close(fds[0]);
+	fds[0] = -1;
+	r = wait_event(small, e, 0, taps[0], -1, true);
+	CHECK(r >= 0 && e->err == 0, "and later events arrive again (err=%d)", e->err);
+	(void)rt;
+	free(e);
+}
+
+static void test_monitor_overflow(struct rtnl *rt)
+{
+	struct rtnl_tap_opts o = { .owner = (uid_t)-1 };
+	struct rtnl_monitor *big = NULL, *small = NULL;
+	int fds[OVERFLOW_TAPS], taps[OVERFLOW_TAPS], one = 1, made = 0, r;
+
+	if (rtnl_monitor_open(&big) < 0 || rtnl_monitor_open(&small) < 0) {
+		CHECK(0, "open two monitors");
+		goto out;
+	}
+	r = setsockopt(rtnl_monitor_fd(small), SOL_SOCKET, SO_RCVBUF, &one, sizeof(one));
+	CHECK(r == 0, "shrink the second monitor's buffer to the minimum");
+	for (; made < OVERFLOW_TAPS; made++)
+		if (rtnl_tap_create(rt, &o, &fds[made], NULL, &taps[made]) < 0)
+			break;
+	CHECK(made == OVERFLOW_TAPS, "%d TAPs made without reading", made);
+	if (made == OVERFLOW_TAPS)
+		overflow_check(rt, big, small, fds, taps);
+	for (int i = 0; i < made; i++)
+		if (fds[i] >= 0)
+			close(fds[i]);
+out:
+	rtnl_monitor_close(big);
+	rtnl_monitor_close(small);
+}
+
+/* Drop CAP_NET_ADMIN from the effective set of this process. */
+static int drop_net_admin(void)
+{
+	struct __user_cap_header_struct h = { .version = _LINUX_CAPABILITY_VERSION_3 };
+	struct __user_cap_data_struct d[2];
+
+	if (syscall(SYS_capget, &h, d) < 0)
+		return -errno;
+	d[CAP_NET_ADMIN / 32].effective &= ~(1u << (CAP_NET_ADMIN % 32));
+	return syscall(SYS_capset, &h, d) < 0 ? -errno : 0;
+}
+
+/* In a child: 0 when the fallback worked, else what failed. */
+static int monitor_no_cap_child(void)
+{
+	struct rtnl_monitor *m = NULL;
+	int size = 0, force = 1 << 20, fd;
+	socklen_t len = sizeof(size);
+	char buf[32];
+
+	if (drop_net_admin() < 0)
+		return 10;
+	fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &force,
+				 sizeof(force)) == 0 || errno != EPERM)
+		return 11;	/* the capability did not go */
+	close(fd);
+	if (rtnl_monitor_open(&m) < 0)
+		return 2;
+	getsockopt(rtnl_monitor_fd(m), SOL_SOCKET, SO_RCVBUF, &size, &len);
+	rtnl_monitor_close(m);
+	if (read_file("/proc/sys/net/core/rmem_max", buf, sizeof(buf)) < 0)
+		return 12;
+	/* SO_RCVBUF: the request capped at rmem_max, doubled by the kernel */
+	if (size != 2 * (atoi(buf) < (8 << 20) ? atoi(buf) : (8 << 20)))
+		return 3;
+	return 0;
+}
+
+static void test_monitor_no_cap(void)
+{
+	int status = 0;
+	pid_t pid;
+
+	pid = fork();
+	if (pid == 0)
+		_exit(monitor_no_cap_child());
+	if (pid < 0 || waitpid(pid, &status, 0) != pid || !WIFEXITED(status)) {
+		CHECK(0, "fork/wait for the no-CAP_NET_ADMIN child");
+		return;
+	}
+	if (WEXITSTATUS(status) >= 10) {
+		printf("skip - cannot drop CAP_NET_ADMIN here (%d)\n", WEXITSTATUS(status));
+		return;
+	}
+	CHECK(WEXITSTATUS(status) == 0,
+	      "without CAP_NET_ADMIN the monitor opens with SO_RCVBUF up to rmem_max (%d)",
+	      WEXITSTATUS(status));
 }
 
 /* A network namespace of our own, and a sysfs that shows it. */
@@ -518,6 +942,9 @@ int main(void)
 		test_addrs(rt, br);
 		test_routes(rt, br);
 		test_tap_port(rt, br);
+		test_port_setup(rt, br);
+		test_tap_port_opts(rt, br);
+		test_tap_port_persist(rt, br);
 		test_errors(rt, br);
 	}
 	test_bridge_variants(rt);
@@ -525,6 +952,9 @@ int main(void)
 	test_tap_multiqueue(rt);
 	test_tap_failure(rt);
 	test_not_a_bridge(rt);
+	test_monitor(rt);
+	test_monitor_overflow(rt);
+	test_monitor_no_cap();
 	if (br > 0)
 		test_delete(rt, br);
 	rt = rtnl_close(rt);

@@ -1,0 +1,439 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* The port table, its link monitor and adoption (see ports.h). */
+#include <errno.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <arpa/inet.h>
+
+#include "netd/control.h"
+#include "netd/log.h"
+#include "netd/netd.h"
+#include "netd/ports.h"
+#include "netlink/rtnl.h"
+
+static const char *const kind_names[] = {
+	[PORT_OPEN] = "open",
+	[PORT_PERSISTENT] = "persistent",
+	[PORT_ATTACHED] = "attached",
+};
+
+const char *port_kind_to_string(enum port_kind k)
+{
+	return (size_t)k < sizeof(kind_names) / sizeof(kind_names[0]) ? kind_names[k] : "?";
+}
+
+static void mac_to_string(const uint8_t *m, char *buf, size_t len)
+{
+	snprintf(buf, len, "%02x:%02x:%02x:%02x:%02x:%02x", m[0], m[1], m[2], m[3], m[4], m[5]);
+}
+
+int port_alias_format(char *buf, size_t len, const struct port *p)
+{
+	char mac[18] = "";
+	int n;
+
+	if (p->has_mac)
+		mac_to_string(p->mac, mac, sizeof(mac));
+	if (p->kind == PORT_ATTACHED)
+		n = snprintf(buf, len, NETD_ATTACH_PREFIX "%s:%u%s%s", p->network, (unsigned)p->owner,
+			     *mac ? ":" : "", mac);
+	else
+		n = snprintf(buf, len, NETD_ALIAS_PREFIX "%s:port:%u:%s%s%s", p->network,
+			     (unsigned)p->owner, port_kind_to_string(p->kind), *mac ? ":" : "", mac);
+	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
+}
+
+/* Parse "NET:UID[:MAC]" (attached) or "NET:port:UID:KIND[:MAC]" (ours). */
+int port_alias_parse(const char *alias, struct port *ret)
+{
+	bool attached = strncmp(alias, NETD_ATTACH_PREFIX, strlen(NETD_ATTACH_PREFIX)) == 0;
+	char buf[256], *f[6], *save = NULL, *tok;
+	size_t n = 0, i = 0;
+	unsigned long uid;
+	char *end;
+
+	if (!attached && strncmp(alias, NETD_ALIAS_PREFIX, strlen(NETD_ALIAS_PREFIX)) != 0)
+		return -EINVAL;
+	snprintf(buf, sizeof(buf), "%s", alias + strlen(attached ? NETD_ATTACH_PREFIX : NETD_ALIAS_PREFIX));
+	/* The MAC has colons itself: split off at most the fixed fields. */
+	for (tok = strtok_r(buf, ":", &save); tok && n < (attached ? 2u : 4u);
+	     tok = strtok_r(NULL, ":", &save))
+		f[n++] = tok;
+	memset(ret, 0, sizeof(*ret));
+	if (attached ? n != 2 : n != 4 || strcmp(f[1], "port") != 0)
+		return -EINVAL;
+	if (strlen(f[0]) > NET_NAME_MAX)
+		return -EINVAL;
+	strcpy(ret->network, f[0]);
+	errno = 0;
+	uid = strtoul(f[attached ? 1 : 2], &end, 10);
+	if (errno || *end || uid > UINT32_MAX - 1)
+		return -EINVAL;
+	ret->owner = (uid_t)uid;
+	if (attached) {
+		ret->kind = PORT_ATTACHED;
+	} else {
+		for (i = 0; i < sizeof(kind_names) / sizeof(kind_names[0]); i++)
+			if (strcmp(f[3], kind_names[i]) == 0)
+				break;
+		if (i == PORT_ATTACHED || i == sizeof(kind_names) / sizeof(kind_names[0]))
+			return -EINVAL;
+		ret->kind = (enum port_kind)i;
+	}
+	if (tok) {
+		/* tok is the first MAC byte; the rest follows unsplit in save. */
+		char mac[32];
+
+		snprintf(mac, sizeof(mac), "%s%s%s", tok, save && *save ? ":" : "", save ? save : "");
+		if (mac_parse(mac, ret->mac) < 0)
+			return -EINVAL;
+		ret->has_mac = true;
+	}
+	return 0;
+}
+
+/* Hash table by ifindex */
+
+static size_t bucket(const struct netd *d, int ifindex)
+{
+	return (size_t)(uint32_t)ifindex * 2654435761u % d->n_port_buckets;
+}
+
+struct port *port_find(struct netd *d, int ifindex)
+{
+	if (!d->n_port_buckets)
+		return NULL;
+	for (struct port *p = d->port_buckets[bucket(d, ifindex)]; p; p = p->next)
+		if (p->ifindex == ifindex)
+			return p;
+	return NULL;
+}
+
+struct port *port_find_name(struct netd *d, const char *ifname)
+{
+	size_t it;
+
+	for (struct port *p = ports_first(d, &it); p; p = ports_next(d, p, &it))
+		if (strcmp(p->ifname, ifname) == 0)
+			return p;
+	return NULL;
+}
+
+static int grow(struct netd *d)
+{
+	size_t n = d->n_port_buckets ? d->n_port_buckets * 2 : 64;
+	struct port **b = calloc(n, sizeof(*b));
+
+	if (!b)
+		return -ENOMEM;
+	for (size_t i = 0; i < d->n_port_buckets; i++) {
+		while (d->port_buckets[i]) {
+			struct port *p = d->port_buckets[i];
+			size_t k = (size_t)(uint32_t)p->ifindex * 2654435761u % n;
+
+			d->port_buckets[i] = p->next;
+			p->next = b[k];
+			b[k] = p;
+		}
+	}
+	free(d->port_buckets);
+	d->port_buckets = b;
+	d->n_port_buckets = n;
+	return 0;
+}
+
+static json_object *port_event(struct netd *d, const struct port *p)
+{
+	return port_to_json(d, p);
+}
+
+struct port *port_add(struct netd *d, const struct port *tmpl)
+{
+	struct network *n = netd_find_network(d, tmpl->network);
+	struct port *p;
+	size_t k;
+
+	if (d->n_ports >= d->n_port_buckets && grow(d) < 0)
+		return NULL;
+	p = malloc(sizeof(*p));
+	if (!p)
+		return NULL;
+	*p = *tmpl;
+	k = bucket(d, p->ifindex);
+	p->next = d->port_buckets[k];
+	d->port_buckets[k] = p;
+	d->n_ports++;
+	if (n)
+		n->n_ports++;
+	log_info(p->network, "port %s (%s, uid %u) added", p->ifname, port_kind_to_string(p->kind),
+		 (unsigned)p->owner);
+	control_broadcast(d, "port.added", port_event(d, p));
+	return p;
+}
+
+void port_forget(struct netd *d, struct port *p, const char *why)
+{
+	struct network *n = netd_find_network(d, p->network);
+	struct port **pp = &d->port_buckets[bucket(d, p->ifindex)];
+
+	while (*pp && *pp != p)
+		pp = &(*pp)->next;
+	if (!*pp)
+		return;
+	*pp = p->next;
+	d->n_ports--;
+	if (n && n->n_ports)
+		n->n_ports--;
+	log_info(p->network, "port %s removed: %s", p->ifname, why);
+	control_broadcast(d, "port.removed", port_event(d, p));
+	free(p);
+}
+
+size_t ports_of_user(struct netd *d, uid_t uid)
+{
+	size_t it, n = 0;
+
+	for (struct port *p = ports_first(d, &it); p; p = ports_next(d, p, &it))
+		n += p->owner == uid;
+	return n;
+}
+
+int port_remove(struct netd *d, struct port *p)
+{
+	int r;
+
+	if (p->kind == PORT_ATTACHED)
+		r = rtnl_port_setup(d->rt, p->ifindex,
+				    &(struct rtnl_port_opts){ .master = 0, .alias = "" , .up = false });
+	else
+		r = rtnl_link_delete(d->rt, p->ifindex);
+	if (r < 0 && r != -ENODEV)
+		return r;
+	port_forget(d, p, p->kind == PORT_ATTACHED ? "detached" : "deleted");
+	return 0;
+}
+
+void ports_remove_network(struct netd *d, const char *network)
+{
+	size_t it;
+	struct port *p = ports_first(d, &it);
+
+	while (p) {
+		struct port *next = ports_next(d, p, &it);
+
+		if (strcmp(p->network, network) == 0 && port_remove(d, p) < 0)
+			log_warn(network, "cannot remove port %s: %s, ignoring", p->ifname,
+				 rtnl_errmsg(d->rt));
+		p = next;
+	}
+}
+
+struct port *ports_first(struct netd *d, size_t *iter)
+{
+	for (*iter = 0; *iter < d->n_port_buckets; (*iter)++)
+		if (d->port_buckets[*iter])
+			return d->port_buckets[*iter];
+	return NULL;
+}
+
+struct port *ports_next(struct netd *d, struct port *p, size_t *iter)
+{
+	if (p->next)
+		return p->next;
+	for ((*iter)++; *iter < d->n_port_buckets; (*iter)++)
+		if (d->port_buckets[*iter])
+			return d->port_buckets[*iter];
+	return NULL;
+}
+
+/* Link events */
+
+/* Is this link one of our ports, enslaved to its network's bridge? */
+static bool describes_port(struct netd *d, const struct rtnl_link *l, struct port *ret)
+{
+	struct network *n;
+
+	if (strcmp(l->kind, "bridge") == 0 || port_alias_parse(l->alias, ret) < 0)
+		return false;
+	n = netd_find_network(d, ret->network);
+	if (!n || !n->running || n->ifindex != l->master)
+		return false;
+	ret->ifindex = l->ifindex;
+	snprintf(ret->ifname, sizeof(ret->ifname), "%s", l->name);
+	ret->up = l->up;
+	return true;
+}
+
+static int on_link_event(const struct rtnl_link *l, bool removed, void *data)
+{
+	struct netd *d = data;
+	struct port *p = port_find(d, l->ifindex), tmpl;
+
+	if (removed) {
+		if (p)
+			port_forget(d, p, "link deleted");
+		return 0;
+	}
+	if (!p) {
+		if (describes_port(d, l, &tmpl))
+			port_add(d, &tmpl);
+		return 0;
+	}
+	if (!describes_port(d, l, &tmpl) || strcmp(tmpl.network, p->network) != 0) {
+		struct rtnl_link now;
+
+		/*
+		 * Events describe the past: a new TAP's first event predates its
+		 * enslavement.  Only the link as it is now decides.
+		 */
+		if (rtnl_link_get_by_index(d->rt, l->ifindex, &now) < 0) {
+			port_forget(d, p, "link deleted");
+			return 0;
+		}
+		if (!describes_port(d, &now, &tmpl) || strcmp(tmpl.network, p->network) != 0) {
+			port_forget(d, p, "left its bridge");
+			return 0;
+		}
+		memcpy(p->ifname, tmpl.ifname, sizeof(p->ifname));
+		p->up = now.up;
+		return 0;
+	}
+	snprintf(p->ifname, sizeof(p->ifname), "%s", l->name);
+	p->up = l->up;
+	return 0;
+}
+
+/* Match the table to one full link dump (start-up, and after lost events). */
+struct resync {
+	struct netd *d;
+	int *seen;
+	size_t n_seen, cap;
+};
+
+static int on_dump_link(const struct rtnl_link *l, void *data)
+{
+	struct resync *rs = data;
+
+	on_link_event(l, false, rs->d);
+	if (port_find(rs->d, l->ifindex)) {
+		if (rs->n_seen == rs->cap) {
+			size_t cap = rs->cap ? rs->cap * 2 : 256;
+			int *s = realloc(rs->seen, cap * sizeof(*s));
+
+			if (!s)
+				return -ENOMEM;
+			rs->seen = s;
+			rs->cap = cap;
+		}
+		rs->seen[rs->n_seen++] = l->ifindex;
+	}
+	return 0;
+}
+
+static int cmp_int(const void *a, const void *b)
+{
+	return (*(const int *)a > *(const int *)b) - (*(const int *)a < *(const int *)b);
+}
+
+static int ports_resync(struct netd *d)
+{
+	struct resync rs = { .d = d };
+	size_t it;
+	int r;
+
+	r = rtnl_link_dump(d->rt, on_dump_link, &rs);
+	if (r < 0) {
+		free(rs.seen);
+		return r;
+	}
+	qsort(rs.seen, rs.n_seen, sizeof(int), cmp_int);
+	for (struct port *p = ports_first(d, &it), *next; p; p = next) {
+		next = ports_next(d, p, &it);
+		if (!bsearch(&p->ifindex, rs.seen, rs.n_seen, sizeof(int), cmp_int))
+			port_forget(d, p, "link gone");
+	}
+	free(rs.seen);
+	return 0;
+}
+
+void ports_monitor_event(struct netd *d)
+{
+	int r = rtnl_monitor_read(d->mon, on_link_event, d);
+
+	if (r == -ENOBUFS) {
+		log_warn(NULL, "link events were lost; re-reading every link");
+		r = ports_resync(d);
+	}
+	if (r < 0)
+		log_warn(NULL, "link monitor: %s", strerror(-r));
+}
+
+int ports_init(struct netd *d)
+{
+	int r;
+
+	r = rtnl_monitor_open(&d->mon);
+	if (r < 0)
+		return r;
+	d->mon_source = (struct source){ .kind = SOURCE_MONITOR };
+	r = netd_watch(d, rtnl_monitor_fd(d->mon), &d->mon_source);
+	if (r < 0)
+		return r;
+	/* After the monitor is open, so nothing falls between dump and events. */
+	return ports_resync(d);
+}
+
+void ports_free(struct netd *d)
+{
+	for (size_t i = 0; i < d->n_port_buckets; i++) {
+		while (d->port_buckets[i]) {
+			struct port *p = d->port_buckets[i];
+
+			d->port_buckets[i] = p->next;
+			free(p);
+		}
+	}
+	free(d->port_buckets);
+	d->port_buckets = NULL;
+	d->n_port_buckets = d->n_ports = 0;
+	d->mon = rtnl_monitor_close(d->mon);
+}
+
+json_object *port_to_json(struct netd *d, const struct port *p)
+{
+	json_object *o = json_object_new_object();
+	struct network *n = netd_find_network(d, p->network);
+	struct passwd *pw = getpwuid(p->owner);
+	char mac[18];
+
+	if (!o)
+		return NULL;
+	json_object_object_add(o, "ifname", json_object_new_string(p->ifname));
+	json_object_object_add(o, "network", json_object_new_string(p->network));
+	if (p->has_mac) {
+		mac_to_string(p->mac, mac, sizeof(mac));
+		json_object_object_add(o, "mac", json_object_new_string(mac));
+	} else {
+		json_object_object_add(o, "mac", NULL);
+	}
+	json_object_object_add(o, "owner", json_object_new_int64(p->owner));
+	json_object_object_add(o, "owner_name", pw ? json_object_new_string(pw->pw_name) : NULL);
+	json_object_object_add(o, "kind", json_object_new_string(port_kind_to_string(p->kind)));
+	json_object_object_add(o, "state", json_object_new_string(p->up ? "up" : "down"));
+	json_object_object_add(o, "ip", NULL);
+	json_object_object_add(o, "hostname", NULL);
+	for (size_t i = 0; n && p->has_mac && i < n->n_leases; i++) {
+		const struct dhcp_lease *l = &n->leases[i];
+		char ip[INET6_ADDRSTRLEN];
+
+		if (!l->has_mac || memcmp(l->mac, p->mac, 6) != 0)
+			continue;
+		inet_ntop(l->ip.family, &l->ip.a, ip, sizeof(ip));
+		json_object_object_add(o, "ip", json_object_new_string(ip));
+		json_object_object_add(o, "hostname", l->hostname[0] ? json_object_new_string(l->hostname) : NULL);
+		break;
+	}
+	return o;
+}

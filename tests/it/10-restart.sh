@@ -1,0 +1,70 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+#
+# Scenario 10, SIGTERM then netd again: netd exits 0 and leaves the network
+# running (guests notice nothing); the next netd adopts it: same bridge
+# ifindex, same dnsmasq pid, which keeps serving (a second guest gets a
+# lease), the lease file still has the first guest's lease, and the first
+# guest's address still works.
+. "$(dirname "$0")/lib.sh"
+
+it_init
+it_topology
+
+BR=itrs0
+GW=10.210.0.1
+net_conf web <<CONF
+[Network]
+Mode=nat
+Bridge=$BR
+Address=$GW/24
+
+[DHCP]
+Range=10.210.0.100-10.210.0.149
+
+[DNS]
+Domain=rs.internal
+CONF
+
+netd_start
+expect_bridge web "$BR"
+expect_dnsmasq web
+IDX=$(link_ifindex "$IT_HOST" "$BR")
+DPID=$(dnsmasq_pid web)
+guest_add g1 "$BR" 52:54:00:10:00:01
+guests_dhcp g1:first
+G1=$(guest_ip g1)
+tcp_server out 7000
+it_setup_done
+hx nft list table inet netd >"$IT_TMP/nft.before" || fail "no table inet netd"
+
+netd_stop
+link_exists "$IT_HOST" "$BR" || fail "bridge $BR gone after netd's SIGTERM"
+dnsmasq_running web || fail "dnsmasq $DPID gone after netd's SIGTERM"
+hx nft list table inet netd >/dev/null 2>&1 || fail "table inet netd gone after netd's SIGTERM"
+ok "bridge, dnsmasq and nft table survive netd's exit"
+expect_tcp g1 "$UPLINK_OUT" 7000 "$UPLINK_HOST" "guest reaches outside while netd is down"
+expect_ping g1 "$GW" "guest pings its gateway while netd is down"
+
+netd_start
+[ "$(link_ifindex "$IT_HOST" "$BR")" = "$IDX" ] ||
+	fail "bridge $BR re-created: ifindex $IDX before, $(link_ifindex "$IT_HOST" "$BR") after"
+ok "bridge $BR kept ifindex $IDX"
+[ "$(dnsmasq_pid web)" = "$DPID" ] && dnsmasq_running web ||
+	fail "dnsmasq replaced: pid $DPID before, '$(dnsmasq_pid web)' after (alive: $(proc_alive "$DPID" && echo yes || echo no))"
+ok "dnsmasq kept pid $DPID"
+hx nft list table inet netd >"$IT_TMP/nft.after" || fail "no table inet netd after restart"
+diff -u "$IT_TMP/nft.before" "$IT_TMP/nft.after" || fail "nft table changed across the restart (diff above)"
+ok "nft table identical after restart"
+
+grep -qiE "^[0-9]+ 52:54:00:10:00:01 $G1 " "$IT_STATE/web.leases" ||
+	fail "lease file lost the first guest's lease ($G1): $(cat "$IT_STATE/web.leases" 2>&1)"
+ok "lease file still has 52:54:00:10:00:01 $G1"
+
+guest_add g2 "$BR" 52:54:00:10:00:02
+guests_dhcp g2:second
+[ "$(guest_ip g2)" != "$G1" ] || fail "second guest got the first guest's address $G1"
+ok "adopted dnsmasq serves a new lease"
+expect_ping g1 "$GW" "first guest's address still works (ping gateway)"
+expect_dns g2 "$GW" first.rs.internal "$G1"
+expect_tcp g1 "$UPLINK_OUT" 7000 "$UPLINK_HOST" "first guest reaches outside after the restart"
