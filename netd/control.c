@@ -350,7 +350,7 @@ int control_open(struct netd *d)
 	old = umask(0111);
 	r = bind(fd, (struct sockaddr *)&sa, sizeof(sa));
 	umask(old);
-	if (r < 0 || chmod(sa.sun_path, 0666) < 0 || listen(fd, 128) < 0) {
+	if (r < 0 || chmod(sa.sun_path, 0666) < 0 || listen(fd, SOMAXCONN) < 0) {
 		r = -errno;
 		close(fd);
 		return r;

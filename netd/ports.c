@@ -348,10 +348,11 @@ static int ports_resync(struct netd *d)
 		free(rs.seen);
 		return r;
 	}
-	qsort(rs.seen, rs.n_seen, sizeof(int), cmp_int);
+	if (rs.n_seen)
+		qsort(rs.seen, rs.n_seen, sizeof(int), cmp_int);
 	for (struct port *p = ports_first(d, &it), *next; p; p = next) {
 		next = ports_next(d, p, &it);
-		if (!bsearch(&p->ifindex, rs.seen, rs.n_seen, sizeof(int), cmp_int))
+		if (!rs.n_seen || !bsearch(&p->ifindex, rs.seen, rs.n_seen, sizeof(int), cmp_int))
 			port_forget(d, p, "link gone");
 	}
 	free(rs.seen);

@@ -296,7 +296,7 @@ ssize_t proto_recv(int sock, char *buf, size_t len, int *fds, size_t max, size_t
 struct proto_client {
 	int fd;
 	char *buf;
-	size_t len;
+	size_t len, cap;
 	int fds[PROTO_MAX_FDS];
 	size_t n_fds;
 	int64_t next_id;
@@ -325,7 +325,8 @@ int proto_client_open(const char *path, struct proto_client **ret)
 	c = calloc(1, sizeof(*c));
 	if (!c)
 		return -ENOMEM;
-	c->buf = malloc(PROTO_MAX_LINE + 1);
+	c->cap = PROTO_MAX_LINE;
+	c->buf = malloc(c->cap);
 	c->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (!c->buf || c->fd < 0 || connect(c->fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
 		int r = c->buf ? -errno : -ENOMEM;
@@ -351,22 +352,42 @@ struct proto_client *proto_client_close(struct proto_client *c)
 	return NULL;
 }
 
+/* Make room for more input: replies may be longer than requests. */
+static int client_grow(struct proto_client *c)
+{
+	size_t cap = c->cap * 2 < PROTO_MAX_REPLY ? c->cap * 2 : PROTO_MAX_REPLY;
+	char *b;
+
+	if (c->cap >= PROTO_MAX_REPLY)
+		return -EPROTO;
+	b = realloc(c->buf, cap);
+	if (!b)
+		return -ENOMEM;
+	c->buf = b;
+	c->cap = cap;
+	return 0;
+}
+
 /* Read until a whole line is buffered; fds that arrive are kept in c->fds. */
 static int client_read_line(struct proto_client *c, char **ret_line, size_t *ret_len)
 {
+	size_t scanned = 0;
+
 	for (;;) {
-		char *nl = memchr(c->buf, '\n', c->len);
+		char *nl = memchr(c->buf + scanned, '\n', c->len - scanned);
 		size_t got;
 		ssize_t n;
+		int r;
 
 		if (nl) {
 			*ret_line = c->buf;
 			*ret_len = (size_t)(nl - c->buf);
 			return 0;
 		}
-		if (c->len >= PROTO_MAX_LINE)
-			return -EPROTO;
-		n = proto_recv(c->fd, c->buf + c->len, PROTO_MAX_LINE - c->len,
+		scanned = c->len;
+		if (c->len == c->cap && (r = client_grow(c)) < 0)
+			return r;
+		n = proto_recv(c->fd, c->buf + c->len, c->cap - c->len,
 			       c->fds + c->n_fds, PROTO_MAX_FDS - c->n_fds, &got);
 		if (n < 0 && n != -EINTR)
 			return (int)n;
@@ -390,10 +411,11 @@ static int client_next_object(struct proto_client *c, json_object **ret)
 	size_t len = 0;
 	int r;
 
+	*ret = NULL;
 	r = client_read_line(c, &line, &len);
 	if (r < 0)
 		return r;
-	line[len] = '\0';
+	line[len] = '\0';	/* over the newline */
 	*ret = json_tokener_parse(line);
 	client_consume(c, len);
 	if (!*ret || !json_object_is_type(*ret, json_type_object)) {
@@ -404,56 +426,90 @@ static int client_next_object(struct proto_client *c, json_object **ret)
 	return 0;
 }
 
-int proto_client_call(struct proto_client *c, const char *op, json_object *args,
-		      json_object **ret, int *fds, size_t max_fds, size_t *ret_n_fds)
+/*
+ * Write the request line.  A daemon that refuses the connection answers
+ * and closes it at once: on EPIPE the caller still reads that answer.
+ */
+static int client_write(struct proto_client *c, const char *s, size_t len)
 {
-	json_object *req = json_object_new_object(), *reply = NULL, *id;
-	int64_t want = c->next_id++;
-	const char *s;
-	size_t len, off = 0;
-	int r;
+	size_t off = 0;
 
-	if (!req) {
-		json_object_put(args);
-		return -ENOMEM;
-	}
-	json_object_object_add(req, "id", json_object_new_int64(want));
-	json_object_object_add(req, "op", json_object_new_string(op));
-	json_object_object_add(req, "args", args ? args : json_object_new_object());
-	s = json_object_to_json_string_ext(req, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
-	len = strlen(s);
-	while (off <= len) {
-		/* The line and its newline. */
-		ssize_t n = off < len ? write(c->fd, s + off, len - off) : write(c->fd, "\n", 1);
+	while (off < len) {
+		ssize_t n = send(c->fd, s + off, len - off, MSG_NOSIGNAL);
 
 		if (n < 0 && errno == EINTR)
 			continue;
-		if (n < 0) {
-			r = -errno;
-			json_object_put(req);
-			return r;
-		}
-		off += off < len ? (size_t)n : 1;
+		if (n < 0)
+			return -errno;
+		off += (size_t)n;
 	}
+	return 0;
+}
+
+static char *client_request_line(int64_t id, const char *op, json_object *args)
+{
+	json_object *req = json_object_new_object();
+	char *line = NULL;
+
+	if (!req) {
+		json_object_put(args);
+		return NULL;
+	}
+	json_object_object_add(req, "id", json_object_new_int64(id));
+	json_object_object_add(req, "op", json_object_new_string(op));
+	json_object_object_add(req, "args", args ? args : json_object_new_object());
+	line = to_line(req);
 	json_object_put(req);
+	return line;
+}
+
+/* The next line that is not an event: the reply to request `want`. */
+static int client_wait_reply(struct proto_client *c, int64_t want, json_object **ret)
+{
+	json_object *reply, *id;
+	int r;
+
 	for (;;) {
 		r = client_next_object(c, &reply);
 		if (r < 0)
 			return r;
-		if (json_object_object_get_ex(reply, "id", &id) && json_object_get_int64(id) == want)
+		if (!json_object_object_get_ex(reply, "event", NULL))
 			break;
-		json_object_put(reply);	/* an event line */
+		json_object_put(reply);
 	}
+	if (json_object_object_get_ex(reply, "id", &id) && id &&
+	    (!json_object_is_type(id, json_type_int) || json_object_get_int64(id) != want)) {
+		json_object_put(reply);
+		return -EPROTO;
+	}
+	*ret = reply;
+	return 0;
+}
+
+int proto_client_call(struct proto_client *c, const char *op, json_object *args,
+		      json_object **ret, int *fds, size_t max_fds, size_t *ret_n_fds)
+{
+	int64_t want = c->next_id++;
+	char *line = client_request_line(want, op, args);
+	int r;
+
+	*ret = NULL;
 	*ret_n_fds = 0;
+	if (!line)
+		return -ENOMEM;
+	r = client_write(c, line, strlen(line));
+	free(line);
+	if (r < 0 && r != -EPIPE && r != -ECONNRESET)
+		return r;
+	r = client_wait_reply(c, want, ret);
 	for (size_t i = 0; i < c->n_fds; i++) {
-		if (fds && *ret_n_fds < max_fds)
+		if (r == 0 && fds && *ret_n_fds < max_fds)
 			fds[(*ret_n_fds)++] = c->fds[i];
 		else
 			close(c->fds[i]);
 	}
 	c->n_fds = 0;
-	*ret = reply;
-	return 0;
+	return r;
 }
 
 int proto_client_next(struct proto_client *c, json_object **ret)

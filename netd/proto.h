@@ -24,6 +24,12 @@
 #define PROTO_DEFAULT_SOCKET "/run/netd/netd.sock"
 /* Longest request line the daemon reads; longer ones are refused. */
 #define PROTO_MAX_LINE 65536
+/*
+ * Longest reply line a client accepts: replies (port.list, network.show)
+ * grow with the number of ports and leases, so they may exceed
+ * PROTO_MAX_LINE; the client's buffer grows up to this.
+ */
+#define PROTO_MAX_REPLY (16 << 20)
 /* Most fds one reply carries (multiqueue TAPs). */
 #define PROTO_MAX_FDS 16
 
@@ -89,10 +95,13 @@ int proto_client_open(const char *path, struct proto_client **ret);
 struct proto_client *proto_client_close(struct proto_client *c);	/* NULL-safe */
 /*
  * Send one request (takes ownership of args; NULL for none) and wait for
- * its reply, skipping event lines.  *ret is the reply object (caller puts
- * it); fds that came with it are stored in fds (at most max_fds, the rest
- * closed) and counted in *ret_n_fds.  -EPROTO on a malformed reply,
- * -ECONNRESET when the daemon closed the connection.
+ * its reply, skipping event lines (objects with an "event" member).  The
+ * reply is the next other object; its "id" is ours or null (the daemon
+ * answers a request it could not parse, or a connection it refuses, with
+ * "id":null).  *ret is the reply object (caller puts it); fds that came
+ * with it are stored in fds (at most max_fds, the rest closed) and counted
+ * in *ret_n_fds.  -EPROTO on a malformed reply or a reply to another id,
+ * -ECONNRESET when the daemon closed the connection without replying.
  */
 int proto_client_call(struct proto_client *c, const char *op, json_object *args,
 		      json_object **ret, int *fds, size_t max_fds, size_t *ret_n_fds);
