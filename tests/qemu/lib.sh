@@ -9,7 +9,7 @@
 #   QEMU_GUEST_MAC=52:54:00:12:34:56 \
 #   QEMU_GUEST_PARAMS="netd.hostname=g1 netd.tcp=10.0.0.1:8080" \
 #       qemu_guest_start NS "$T/g1.log" \
-#           -netdev tap,id=n0,ifname=tap0,script=no,downscript=no
+#           -netdev tap,id=n0,ifname=tap0,script=no,downscript=no >/dev/null
 #   pid=$QEMU_GUEST_PID
 #   qemu_guest_wait_marker "$T/g1.log" 'lease [0-9.]+' 120 "$pid"
 #   qemu_guest_wait_marker "$T/g1.log" 'tcp-(ok|failed)' 60 "$pid"
@@ -38,6 +38,7 @@ QEMU_LIB_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 QEMU_GUEST_DIR=${NETD_QEMU_CACHE:-/var/tmp/netd-qemu-guest}
 export QEMU_GUEST_PID=""
 export QEMU_GUEST_MAC_USED=""
+export QEMU_GUEST_MARKER=""
 
 # qemu_guest_build: builds (or finds cached) QEMU_GUEST_DIR/{vmlinuz,initrd.img}
 # and makes sure qemu-system-x86_64 is installed.
@@ -123,18 +124,23 @@ qemu_guest_alive()
 # qemu_guest_wait_marker LOGFILE REGEX TIMEOUT [PID]
 #   Waits up to TIMEOUT seconds for a "NETD-GUEST: " line of LOGFILE whose
 #   rest matches REGEX (grep -E; the \r of console lines is removed).
-#   Prints the first matching line (without "NETD-GUEST: ") and returns 0.
+#   Prints the first matching line (without "NETD-GUEST: "), also left in
+#   QEMU_GUEST_MARKER, and returns 0. (Called without $(...), a trap of the
+#   caller runs within 0.1 s of a signal instead of after the wait.)
 #   Fails early if QEMU (PID, when given) exited or the guest powered off;
 #   on failure prints why and the log's tail on stderr and returns 1.
 qemu_guest_wait_marker()
 {
 	local log=$1 re=$2 timeout=$3 pid=${4:-} deadline line why=""
 
+	QEMU_GUEST_MARKER=""
+
 	deadline=$(( $(date +%s%N) / 1000000 + timeout * 1000 ))
 	while :; do
 		line=$(tr -d '\r' <"$log" 2>/dev/null \
 			| sed -n 's/^.*NETD-GUEST: //p' | grep -E -m1 -e "$re")
 		if [ -n "$line" ]; then
+			QEMU_GUEST_MARKER=$line
 			echo "$line"
 			return 0
 		fi

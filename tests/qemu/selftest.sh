@@ -132,13 +132,14 @@ main()
 	ok "bridge, TAP, dnsmasq and TCP server up in $NS"
 
 	QEMU_GUEST_MAC=$MAC \
-	QEMU_GUEST_PARAMS="netd.hostname=$HOSTNAME_G netd.tcp=10.123.0.1:7777 netd.stay=6" \
+	QEMU_GUEST_PARAMS="netd.hostname=$HOSTNAME_G netd.tcp=10.123.0.1:7777 netd.stay=4" \
 		qemu_guest_start "$NS" "$T/guest.log" \
 		-netdev tap,id=n0,ifname=tap0,script=no,downscript=no >/dev/null
 	QPID=$QEMU_GUEST_PID
 	t1=$(now_ms)
 
-	if line=$(qemu_guest_wait_marker "$T/guest.log" '^lease [0-9.]+$' 120 "$QPID"); then
+	if qemu_guest_wait_marker "$T/guest.log" '^lease [0-9.]+$' 120 "$QPID" >/dev/null; then
+		line=$QEMU_GUEST_MARKER
 		t_lease=$(( $(now_ms) - t1 ))
 		ip=${line#lease }
 		case "$line" in
@@ -149,9 +150,10 @@ main()
 		fail "no lease marker"
 		exit 1
 	fi
-	line=$(qemu_guest_wait_marker "$T/guest.log" '^lease-info ' 10 "$QPID") \
-		&& ok "guest: $line"
-	if line=$(qemu_guest_wait_marker "$T/guest.log" '^tcp-(ok|failed)' 60 "$QPID"); then
+	qemu_guest_wait_marker "$T/guest.log" '^lease-info ' 10 "$QPID" >/dev/null \
+		&& ok "guest: $QEMU_GUEST_MARKER"
+	if qemu_guest_wait_marker "$T/guest.log" '^tcp-(ok|failed)' 60 "$QPID" >/dev/null; then
+		line=$QEMU_GUEST_MARKER
 		t_tcp=$(( $(now_ms) - t1 ))
 		if [ "$line" = "tcp-ok hello" ]; then
 			ok "guest: $line (${t_tcp} ms after start)"
