@@ -1066,6 +1066,14 @@ int config_parse_buffer(const char *path, const char *text, size_t len, struct d
 	c->mode = NET_MODE_NAT;
 	snprintf(c->path, sizeof(c->path), "%s", path);
 	name_from_path(path, c->name, sizeof(c->name));
+	c->text = malloc(len + 1);
+	if (!c->text) {
+		free(c);
+		return -ENOMEM;
+	}
+	memcpy(c->text, text, len);
+	c->text[len] = '\0';
+	c->text_len = len;
 	ctx.c = c;
 
 	r = ini_parse_stream(ctx_reader, &ctx, on_key, &ctx);
@@ -1111,6 +1119,7 @@ struct net_config *net_config_free(struct net_config *c)
 {
 	if (!c)
 		return NULL;
+	free(c->text);
 	free(c->reservations);
 	free(c->records);
 	free(c->forwards);

@@ -104,6 +104,9 @@ struct net_config {
 	size_t n_groups;
 
 	bool valid;		/* false once any problem was found */
+	bool from_saved;	/* the file has errors: this is its last applied copy */
+	char *text;		/* the file's text, as parsed */
+	size_t text_len;
 };
 
 /* A growable list of "FILE:LINE: message" lines. */

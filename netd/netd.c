@@ -184,6 +184,81 @@ static void print_diags(struct diag *dg, FILE *f, bool as_log)
  * Read the configuration and check it against the host.  With no network
  * files at all (none, not merely none valid), the built-in default network.
  */
+static void saved_path(const struct netd *d, const char *name, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s/applied/%s.conf", d->state_dir, name);
+}
+
+/* Keep the text of each network file as last applied, for when it breaks. */
+static void save_applied(struct netd *d, const struct net_config *c)
+{
+	char dir[4096], path[4096], tmp[4200];
+	int fd;
+
+	if (!c->text || c->from_saved)
+		return;
+	snprintf(dir, sizeof(dir), "%s/applied", d->state_dir);
+	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+		return;
+	saved_path(d, c->name, path, sizeof(path));
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0 || write(fd, c->text, c->text_len) != (ssize_t)c->text_len ||
+	    rename(tmp, path) < 0) {
+		log_warn(c->name, "cannot save the applied configuration to %s: %m", path);
+		unlink(tmp);
+	}
+	if (fd >= 0)
+		close(fd);
+}
+
+static void forget_applied(struct netd *d, const char *name)
+{
+	char path[4096];
+
+	saved_path(d, name, path, sizeof(path));
+	unlink(path);
+}
+
+/*
+ * A network whose file now has errors runs its last applied configuration
+ * (saved in STATE_DIR/applied/) until the file is fixed, so a typo in a file
+ * does not take down a running network across a restart.
+ */
+static void substitute_saved(struct netd *d, struct net_config **nets, size_t n,
+			     const struct host_view *hv)
+{
+	for (size_t i = 0; i < n; i++) {
+		struct net_config *c = nets[i], *saved = NULL;
+		struct diag scratch = { 0 };
+		char path[4096];
+
+		if (c->valid || !c->path[0])
+			continue;
+		saved_path(d, c->name, path, sizeof(path));
+		if (access(path, R_OK) < 0 || config_parse_file(path, &scratch, &saved) < 0 ||
+		    !saved->valid) {
+			net_config_free(saved);
+			diag_free(&scratch);
+			continue;
+		}
+		/* Checked against the others as they are now. */
+		nets[i] = saved;
+		config_validate_set(nets, n, hv, &scratch);
+		diag_free(&scratch);
+		if (!saved->valid) {
+			nets[i] = c;
+			net_config_free(saved);
+			continue;
+		}
+		log_warn(c->name, "%s has errors: running its last applied configuration until it is fixed",
+			 c->path);
+		snprintf(saved->path, sizeof(saved->path), "%s", c->path);
+		saved->from_saved = true;
+		net_config_free(c);
+	}
+}
+
 static int load_config(struct netd *d, struct rtnl *rt, struct diag *dg,
 		       struct net_config ***ret, size_t *ret_n)
 {
@@ -216,6 +291,8 @@ static int load_config(struct netd *d, struct rtnl *rt, struct diag *dg,
 		}
 	}
 	config_validate_set(nets, n, &hv, dg);
+	if (d->state_dir_abs)
+		substitute_saved(d, nets, n, &hv);
 	host_view_free(&hv);
 	*ret = nets;
 	*ret_n = n;
@@ -259,6 +336,31 @@ static int mkdir_p(const char *path, mode_t mode)
 	if (mkdir(buf, mode) < 0 && errno != EEXIST)
 		return -errno;
 	return 0;
+}
+
+/*
+ * dnsmasq drops its privileges (to nobody) and re-reads its hosts files on
+ * SIGHUP: every directory above them must be searchable by others, or
+ * reservations and records silently stop working.
+ */
+static void check_searchable(const char *dir)
+{
+	char path[4096];
+	struct stat st;
+
+	snprintf(path, sizeof(path), "%s", dir);
+	for (;;) {
+		char *slash;
+
+		if (stat(path, &st) == 0 && !(st.st_mode & S_IXOTH))
+			log_warn(NULL, "%s is not searchable by other users (mode %o): dnsmasq, which "
+				 "runs as an unprivileged user, cannot read its files under %s",
+				 path, st.st_mode & 07777, dir);
+		slash = strrchr(path, '/');
+		if (!slash || slash == path)
+			break;
+		*slash = '\0';
+	}
 }
 
 /* One netd per RUN_DIR: hold an flock on RUN_DIR/netd.lock. */
@@ -456,6 +558,7 @@ static void start_networks(struct netd *d)
 			continue;
 		network_start_dnsmasq(n);
 		network_read_leases(n, false);
+		save_applied(d, n->cfg);
 		log_info(n->cfg->name, "up: %s, bridge %s", net_mode_to_string(n->cfg->mode),
 			 n->cfg->bridge);
 		control_broadcast(d, "network.started", network_event(n));
@@ -492,6 +595,7 @@ static void outcome_add(json_object *out, const struct net_config *c, const char
 /* Take a network out of the list: its ports, dnsmasq and bridge go. */
 static void drop_network(struct netd *d, struct network *n)
 {
+	forget_applied(d, n->cfg->name);
 	ports_remove_network(d, n->cfg->name);
 	network_teardown(n);
 	control_broadcast(d, "network.stopped", network_event(n));
@@ -522,7 +626,7 @@ static int apply_config(struct netd *d, struct net_config **cfgs, size_t n_cfgs,
 		struct network *old = netd_find_network(d, c->name);
 		const char *what = old ? "changed" : "added";
 
-		if (!c->valid) {
+		if (!c->valid || (c->from_saved && old)) {
 			if (old) {
 				log_error(c->name, "keeps running as it was: its file has errors");
 				next[n_next++] = old;
@@ -534,6 +638,8 @@ static int apply_config(struct netd *d, struct net_config **cfgs, size_t n_cfgs,
 			net_config_free(c);
 			continue;
 		}
+		if (c->from_saved)
+			what = "error";
 		if (old && net_config_equal(old->cfg, c)) {
 			outcome_add(out, c, "unchanged", NULL);
 			net_config_free(c);
@@ -560,7 +666,7 @@ static int apply_config(struct netd *d, struct net_config **cfgs, size_t n_cfgs,
 				continue;
 			}
 		}
-		outcome_add(out, c, what, NULL);
+		outcome_add(out, c, what, c->from_saved ? dg : NULL);
 		old->keep = true;
 		old->dirty = true;
 		next[n_next++] = old;
@@ -622,10 +728,22 @@ static int on_stale_link(const struct rtnl_link *l, void *data)
 static int on_stale_dnsmasq(pid_t pid, const char *conf, void *data)
 {
 	struct stale_ctx *s = data;
+	const char *base = strrchr(conf, '/');
+	size_t len;
 
 	for (size_t i = 0; i < s->d->n_nets; i++)
 		if (strcmp(s->d->nets[i]->paths.conf, conf) == 0 && s->d->nets[i]->running)
 			return 0;
+	/* RUN_DIR/dnsmasq/NAME.conf of a network whose file has errors: keep it. */
+	base = base ? base + 1 : conf;
+	len = strlen(base);
+	for (size_t i = 0; len > 5 && i < s->n; i++) {
+		if (strlen(s->names[i]) == len - 5 && strncmp(s->names[i], base, len - 5) == 0 &&
+		    !netd_find_network(s->d, s->names[i])) {
+			log_warn(s->names[i], "keeping dnsmasq (pid %d): its file is there but has errors", pid);
+			return 0;
+		}
+	}
 	log_info(NULL, "stopping dnsmasq (pid %d) of a network no longer configured (%s)", pid, conf);
 	kill_and_wait(pid, 2000);
 	return 0;
@@ -829,6 +947,7 @@ static int daemon_main(struct netd *d)
 		log_error(NULL, "cannot resolve the run or state directory: %m");
 		return 1;
 	}
+	check_searchable(d->run_dir);
 	r = take_lock(d);
 	if (r < 0) {
 		log_error(NULL, "%s: another netd is running with this run directory (%s)",

@@ -285,6 +285,7 @@ static void op_network_show(struct client *c, const struct proto_request *req)
 
 	if (!n)
 		return;
+	ports_learn_macs(c->netd);
 	o = json_object_new_object();
 	json_object_object_add(o, "network", network_json(c->netd, n, true));
 	reply_ok(c, req, o);
@@ -672,6 +673,7 @@ static void op_port_list(struct client *c, const struct proto_request *req)
 		client_error(c, req->id, E_NOT_FOUND, "no network named %.64s", net);
 		return;
 	}
+	ports_learn_macs(d);
 	arr = json_object_new_array();
 	for (struct port *p = ports_first(d, &it); p; p = ports_next(d, p, &it)) {
 		if ((net && strcmp(p->network, net) != 0) || (c->uid != 0 && p->owner != c->uid))

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <arpa/inet.h>
+#include <linux/neighbour.h>
 
 #include "netd/control.h"
 #include "netd/log.h"
@@ -402,6 +403,35 @@ void ports_free(struct netd *d)
 	d->mon = rtnl_monitor_close(d->mon);
 }
 
+static int on_fdb(const struct rtnl_fdb *f, void *data)
+{
+	struct netd *d = data;
+	struct port *p = port_find(d, f->ifindex);
+
+	/* NUD_PERMANENT entries are the port's own address, not the guest's. */
+	if (!p || p->has_mac || (f->state & NUD_PERMANENT) || (f->mac[0] & 1))
+		return 0;
+	memcpy(p->mac, f->mac, 6);
+	p->has_mac = true;
+	p->mac_learned = true;
+	return 0;
+}
+
+/*
+ * A launcher that does not tell us the guest's MAC (QEMU's bridge helper
+ * cannot) still gets it listed: it is what the bridge learned on the port.
+ */
+void ports_learn_macs(struct netd *d)
+{
+	size_t it;
+	bool need = false;
+
+	for (struct port *p = ports_first(d, &it); p && !need; p = ports_next(d, p, &it))
+		need = !p->has_mac;
+	if (need)
+		(void)rtnl_fdb_dump(d->rt, on_fdb, d);
+}
+
 json_object *port_to_json(struct netd *d, const struct port *p)
 {
 	json_object *o = json_object_new_object();
@@ -416,6 +446,7 @@ json_object *port_to_json(struct netd *d, const struct port *p)
 	if (p->has_mac) {
 		mac_to_string(p->mac, mac, sizeof(mac));
 		json_object_object_add(o, "mac", json_object_new_string(mac));
+		json_object_object_add(o, "mac_learned", json_object_new_boolean(p->mac_learned));
 	} else {
 		json_object_object_add(o, "mac", NULL);
 	}

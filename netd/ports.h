@@ -41,6 +41,7 @@ struct port {
 	enum port_kind kind;
 	uint8_t mac[6];		/* the guest's MAC, when given */
 	bool has_mac;
+	bool mac_learned;	/* from the bridge's FDB, not given by the launcher */
 	bool up;		/* IFF_UP */
 };
 
@@ -69,6 +70,8 @@ void ports_monitor_event(struct netd *d);
 void ports_free(struct netd *d);
 
 json_object *port_to_json(struct netd *d, const struct port *p);
+/* Fill in guest MACs nobody told us from the bridges' FDB (one dump). */
+void ports_learn_macs(struct netd *d);
 
 /* Iterate: for (p = ports_first(d, &i); p; p = ports_next(d, p, &i)) */
 struct port *ports_first(struct netd *d, size_t *iter);

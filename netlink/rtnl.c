@@ -22,6 +22,7 @@
 #include <linux/if_ether.h>
 #include <linux/if_link.h>
 #include <linux/if_tun.h>
+#include <linux/neighbour.h>
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
 #include <libmnl/libmnl.h>
@@ -630,6 +631,68 @@ int rtnl_route_dump(struct rtnl *rt, int family, rtnl_route_cb cb, void *data)
 	return r < 0 ? r : 0;
 }
 
+/* FDB */
+
+struct fdb_attrs {
+	const struct nlattr *lladdr, *master;
+};
+
+static int fdb_attr_cb(const struct nlattr *attr, void *data)
+{
+	struct fdb_attrs *a = data;
+
+	switch (mnl_attr_get_type(attr)) {
+	case NDA_LLADDR:
+		if (mnl_attr_get_payload_len(attr) == 6)
+			a->lladdr = attr;
+		return MNL_CB_OK;
+	case NDA_MASTER:
+		if (mnl_attr_validate(attr, MNL_TYPE_U32) < 0)
+			return MNL_CB_ERROR;
+		a->master = attr;
+		return MNL_CB_OK;
+	default:
+		return MNL_CB_OK;
+	}
+}
+
+static int fdb_parse(const struct nlmsghdr *nlh, void *item)
+{
+	const struct ndmsg *ndm = mnl_nlmsg_get_payload(nlh);
+	struct fdb_attrs a = { 0 };
+	struct rtnl_fdb *f = item;
+
+	if (nlh->nlmsg_type != RTM_NEWNEIGH)
+		return 0;
+	if (mnl_nlmsg_get_payload_len(nlh) < sizeof(*ndm))
+		return -EPROTO;
+	if (ndm->ndm_family != AF_BRIDGE)
+		return 0;
+	if (mnl_attr_parse(nlh, sizeof(*ndm), fdb_attr_cb, &a) < 0)
+		return -EPROTO;
+	if (!a.lladdr)
+		return 0;
+	f->ifindex = ndm->ndm_ifindex;
+	f->master = a.master ? (int)mnl_attr_get_u32(a.master) : 0;
+	f->state = ndm->ndm_state;
+	f->flags = ndm->ndm_flags;
+	memcpy(f->mac, mnl_attr_get_payload(a.lladdr), 6);
+	return 1;
+}
+
+int rtnl_fdb_dump(struct rtnl *rt, rtnl_fdb_cb cb, void *data)
+{
+	struct rtnl_vec v = { .size = sizeof(struct rtnl_fdb) };
+	int r;
+
+	rtnl_reset(rt);
+	r = rtnl_dump(rt, RTM_GETNEIGH, AF_BRIDGE, sizeof(struct ndmsg), fdb_parse, &v);
+	for (size_t i = 0; i < v.n && r >= 0; i++)
+		r = cb((const struct rtnl_fdb *)v.items + i, data);
+	free(v.items);
+	return r < 0 ? r : 0;
+}
+
 /* ---- link changes ---- */
 
 /* Ask for IFF_UP (or its absence) in the same message. */
@@ -830,11 +893,6 @@ int rtnl_link_set_master(struct rtnl *rt, int ifindex, int master)
 
 /* ---- port setup ---- */
 
-static bool port_opts_empty(const struct rtnl_port_opts *o)
-{
-	return !o->master && !o->mtu && !o->alias && !o->group && !o->up;
-}
-
 static bool port_opts_ok(const struct rtnl_port_opts *o)
 {
 	return o->master >= 0 && (!o->alias || strlen(o->alias) <= RTNL_ALIAS_MAX);
@@ -843,7 +901,9 @@ static bool port_opts_ok(const struct rtnl_port_opts *o)
 /*
  * One RTM_SETLINK for all of it: do_setlink() handles IFLA_MTU, IFLA_GROUP,
  * IFLA_IFALIAS, ifi_flags/ifi_change and IFLA_MASTER of one message, in
- * that order (so the port is up when it joins the bridge).  An empty alias
+ * that order (so the port is up when it joins the bridge).  IFLA_MASTER is
+ * always there: 0 releases a port, and is a no-op for one without a
+ * master (a new TAP).  An empty alias
  * is sent as "\0": the kernel stores it as empty and no longer reports one
  * (a zero-length IFLA_IFALIAS would fail NLA_STRING validation).
  */
@@ -860,8 +920,7 @@ static struct nlmsghdr *port_msg(struct rtnl *rt, int ifindex,
 		mnl_attr_put_u32(nlh, IFLA_GROUP, o->group);
 	if (o->alias)
 		mnl_attr_put_strz(nlh, IFLA_IFALIAS, o->alias);
-	if (o->master)
-		mnl_attr_put_u32(nlh, IFLA_MASTER, (uint32_t)o->master);
+	mnl_attr_put_u32(nlh, IFLA_MASTER, (uint32_t)o->master);
 	return nlh;
 }
 
@@ -870,8 +929,6 @@ int rtnl_port_setup(struct rtnl *rt, int ifindex, const struct rtnl_port_opts *o
 	rtnl_reset(rt);
 	if (ifindex <= 0 || !o || !port_opts_ok(o))
 		return -EINVAL;
-	if (port_opts_empty(o))
-		return 0;
 	return rtnl_talk(rt, port_msg(rt, ifindex, o), NULL, NULL);
 }
 
@@ -996,7 +1053,7 @@ static int tap_ifindex(struct rtnl *rt, const char *name, int *ret)
 	return 0;
 }
 
-/* The port part of the options: up, with whatever else was set. */
+/* The port part of the options: up when any of them is set. */
 static struct rtnl_port_opts tap_port_opts(const struct rtnl_tap_opts *o)
 {
 	struct rtnl_port_opts port = {
@@ -1004,7 +1061,7 @@ static struct rtnl_port_opts tap_port_opts(const struct rtnl_tap_opts *o)
 		.group = o->group,
 	};
 
-	port.up = !port_opts_empty(&port);
+	port.up = o->master || o->mtu || o->alias || o->group;
 	return port;
 }
 
@@ -1277,7 +1334,7 @@ int rtnl_monitor_read(struct rtnl_monitor *m, rtnl_monitor_cb cb, void *data)
 		}
 		if (n < 0)
 			return lost ? -ENOBUFS : (int)n;
-		if (n == 0)
+		if (n == 0 || lost)
 			continue;
 		r = monitor_dispatch(m->buf, (int)n, cb, data, &lost);
 		if (r < 0)

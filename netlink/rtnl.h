@@ -26,7 +26,7 @@ struct rtnl_link {
 	int ifindex;
 	char name[IF_NAMESIZE];
 	char kind[16];		/* IFLA_INFO_KIND: "bridge", "tun", "veth", "" */
-	char alias[64];		/* IFLA_IFALIAS, "" when unset */
+	char alias[128];	/* IFLA_IFALIAS, "" when unset */
 	int master;		/* ifindex of the bridge it is enslaved to, 0 if none */
 	unsigned int mtu;
 	unsigned int group;
@@ -56,7 +56,17 @@ struct rtnl_route {
 	uint8_t type;		/* RTN_UNICAST, RTN_LOCAL, ... */
 };
 
+/* A bridge forwarding database entry (what the bridge learned on a port). */
+struct rtnl_fdb {
+	int ifindex;		/* the port */
+	int master;		/* the bridge */
+	uint16_t state;		/* NUD_PERMANENT: the port's own address */
+	uint8_t flags;		/* NTF_SELF, NTF_MASTER, ... */
+	uint8_t mac[6];
+};
+
 typedef int (*rtnl_link_cb)(const struct rtnl_link *link, void *data);
+typedef int (*rtnl_fdb_cb)(const struct rtnl_fdb *fdb, void *data);
 typedef int (*rtnl_addr_cb)(const struct rtnl_addr *addr, void *data);
 typedef int (*rtnl_route_cb)(const struct rtnl_route *route, void *data);
 
@@ -79,6 +89,8 @@ int rtnl_link_get_by_index(struct rtnl *rt, int ifindex, struct rtnl_link *ret);
 int rtnl_link_dump(struct rtnl *rt, rtnl_link_cb cb, void *data);
 int rtnl_addr_dump(struct rtnl *rt, int family, rtnl_addr_cb cb, void *data);
 int rtnl_route_dump(struct rtnl *rt, int family, rtnl_route_cb cb, void *data);
+/* Every bridge FDB entry (AF_BRIDGE neighbours) of the namespace. */
+int rtnl_fdb_dump(struct rtnl *rt, rtnl_fdb_cb cb, void *data);
 
 struct rtnl_bridge_opts {
 	unsigned int mtu;	/* 0: kernel default */
@@ -103,16 +115,16 @@ int rtnl_link_set_mtu(struct rtnl *rt, int ifindex, unsigned int mtu);
 int rtnl_link_set_master(struct rtnl *rt, int ifindex, int master);
 
 /*
- * Set up a VM port in ONE RTM_SETLINK request: whatever of master, MTU,
- * alias, group and IFF_UP is asked for.  Zero/NULL/false fields are left as
- * they are (so this never releases a port nor takes it down).  The kernel
+ * Set up (or detach) a VM port in ONE RTM_SETLINK request.  The port ends
+ * up with master as its master: enslaved to it, or with none when it is 0
+ * (released if it had one).  Of mtu, alias, group and up, what is 0, NULL
+ * or false is left as it is (this never takes a port down).  The kernel
  * applies them in the order mtu, group, alias, up, master and does not roll
  * back: when one fails, those before it stay applied.  A master that does
  * not exist gives -EINVAL after the port has left its current bridge.
- * All 0/NULL/false sends nothing and returns 0.
  */
 struct rtnl_port_opts {
-	int master;		/* bridge ifindex to enslave to, 0: leave */
+	int master;		/* bridge ifindex to enslave to, 0: none */
 	unsigned int mtu;	/* 0: leave */
 	const char *alias;	/* NULL: leave; "": clear */
 	unsigned int group;	/* 0: leave */

@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.."
 BUILD=${NETD_CI_BUILD:-build-ci}
 DEPS=(gcc meson ninja-build pkg-config libmnl-dev libnftnl-dev libinih-dev
       libjson-c-dev nftables dnsmasq-base iproute2 busybox-static udhcpc
-      python3 procps)
+      python3 procps qemu-system-x86 cpio util-linux)
 
 if [ "$(id -u)" != 0 ]; then
 	echo "tests/ci.sh: run as root (the tests make network namespaces)" >&2

@@ -516,13 +516,29 @@ static bool link_is(struct rtnl *rt, int ifindex, struct rtnl_link *l)
 	return rtnl_link_get_by_index(rt, ifindex, l) == 0;
 }
 
+static void test_port_setup_errors(struct rtnl *rt, int tap)
+{
+	char long_alias[300];
+	int r;
+
+	memset(long_alias, 'a', sizeof(long_alias) - 1);
+	long_alias[256] = '\0';
+	netlink_sends = 0;
+	CHECK(rtnl_port_setup(rt, 0, &(struct rtnl_port_opts){ .up = true }) == -EINVAL &&
+	      rtnl_port_setup(rt, tap, NULL) == -EINVAL &&
+	      rtnl_port_setup(rt, tap, &(struct rtnl_port_opts){ .master = -1 }) == -EINVAL &&
+	      rtnl_port_setup(rt, tap, &(struct rtnl_port_opts){ .alias = long_alias }) == -EINVAL &&
+	      netlink_sends == 0,
+	      "bad ifindex, no options, master < 0, 256-byte alias: -EINVAL, nothing sent");
+	r = rtnl_port_setup(rt, tap, &(struct rtnl_port_opts){ .master = 99999 });
+	CHECK(r == -EINVAL, "a master that does not exist fails (r=%d)", r);
+}
+
 static void test_port_setup(struct rtnl *rt, int br)
 {
 	struct rtnl_port_opts o = { .master = br, .mtu = 1400, .alias = "vm1:eth0",
 				    .group = 5, .up = true };
-	struct rtnl_port_opts none = { 0 };
 	struct rtnl_tap_opts to = { .name = "netd-ps", .owner = (uid_t)-1 };
-	char long_alias[300];
 	struct rtnl_link l;
 	int fd = -1, tap = 0, r;
 
@@ -544,23 +560,20 @@ static void test_port_setup(struct rtnl *rt, int br)
 	      "master, mtu, alias, group and up all applied (master=%d mtu=%u "
 	      "group=%u alias=\"%s\" up=%d)", l.master, l.mtu, l.group, l.alias, l.up);
 	netlink_sends = 0;
-	r = rtnl_port_setup(rt, tap, &(struct rtnl_port_opts){ .alias = "" });
+	r = rtnl_port_setup(rt, tap, &(struct rtnl_port_opts){ .master = br, .alias = "" });
 	CHECK(r == 0 && netlink_sends == 1 && link_is(rt, tap, &l) &&
 	      l.alias[0] == '\0', "alias \"\" clears it (r=%d, \"%s\")", r, l.alias);
 	CHECK(l.master == br && l.up && l.mtu == 1400 && l.group == 5,
-	      "fields left 0/false are left alone (master=%d up=%d)", l.master, l.up);
+	      "mtu/group/up left 0/false are left alone (master=%d up=%d)", l.master, l.up);
 	netlink_sends = 0;
-	r = rtnl_port_setup(rt, tap, &none);
-	CHECK(r == 0 && netlink_sends == 0, "nothing asked: nothing sent (r=%d)", r);
-	memset(long_alias, 'a', sizeof(long_alias) - 1);
-	long_alias[256] = '\0';
-	CHECK(rtnl_port_setup(rt, 0, &o) == -EINVAL &&
-	      rtnl_port_setup(rt, tap, NULL) == -EINVAL &&
-	      rtnl_port_setup(rt, tap, &(struct rtnl_port_opts){ .master = -1 }) == -EINVAL &&
-	      rtnl_port_setup(rt, tap, &(struct rtnl_port_opts){ .alias = long_alias }) == -EINVAL,
-	      "bad ifindex, no options, master < 0, 256-byte alias: -EINVAL");
-	r = rtnl_port_setup(rt, tap, &(struct rtnl_port_opts){ .master = 99999 });
-	CHECK(r == -EINVAL, "a master that does not exist fails (r=%d)", r);
+	r = rtnl_port_setup(rt, tap, &(struct rtnl_port_opts){ .master = 0 });
+	CHECK(r == 0 && netlink_sends == 1 && link_is(rt, tap, &l) && l.master == 0,
+	      "master 0 releases the port (r=%d, master=%d)", r, l.master);
+	CHECK(l.up && l.mtu == 1400 && l.group == 5,
+	      "and leaves the rest as it was (up=%d mtu=%u)", l.up, l.mtu);
+	r = rtnl_port_setup(rt, tap, &(struct rtnl_port_opts){ .master = 0 });
+	CHECK(r == 0, "master 0 on a port without one is a no-op (r=%d)", r);
+	test_port_setup_errors(rt, tap);
 	close(fd);
 	wait_gone(rt, "netd-ps");
 }
