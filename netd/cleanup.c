@@ -143,7 +143,8 @@ static int on_link(const struct rtnl_link *l, void *data)
 	struct link_list *ll = data;
 	struct rtnl_link *tmp;
 
-	if (strncmp(l->alias, NETD_ALIAS_PREFIX, strlen(NETD_ALIAS_PREFIX)) != 0)
+	if (strncmp(l->alias, NETD_ALIAS_PREFIX, strlen(NETD_ALIAS_PREFIX)) != 0 &&
+	    strncmp(l->alias, NETD_ATTACH_PREFIX, strlen(NETD_ATTACH_PREFIX)) != 0)
 		return 0;
 	tmp = realloc(ll->links, (ll->n + 1) * sizeof(*tmp));
 	if (!tmp)
@@ -180,6 +181,28 @@ static void remove_run_files(const char *run_dir)
 	}
 }
 
+/* STATE_DIR/applied: the last applied copy of each network file. */
+static void remove_applied(const char *state_dir)
+{
+	char path[4096];
+	struct dirent *de;
+	DIR *dp;
+
+	snprintf(path, sizeof(path), "%s/applied", state_dir);
+	dp = opendir(path);
+	if (!dp)
+		return;
+	while ((de = readdir(dp))) {
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "%s/applied/%s", state_dir, de->d_name);
+		unlink(path);
+	}
+	closedir(dp);
+	snprintf(path, sizeof(path), "%s/applied", state_dir);
+	rmdir(path);
+}
+
 /* Remove every kernel object, process and run file netd made here. */
 int netd_cleanup(const char *run_dir, const char *state_dir)
 {
@@ -199,12 +222,20 @@ int netd_cleanup(const char *run_dir, const char *state_dir)
 	if (r < 0)
 		log_error(NULL, "cannot list links: %s", strerror(-r));
 	for (size_t i = 0; i < ll.n; i++) {
-		r = rtnl_link_delete(rt, ll.links[i].ifindex);
+		const struct rtnl_link *l = &ll.links[i];
+		bool attached = strncmp(l->alias, NETD_ATTACH_PREFIX, strlen(NETD_ATTACH_PREFIX)) == 0;
+
+		/* Links netd only attached are someone else's: release, don't delete. */
+		if (attached)
+			r = rtnl_port_setup(rt, l->ifindex, &(struct rtnl_port_opts){ .master = 0, .alias = "" });
+		else
+			r = rtnl_link_delete(rt, l->ifindex);
 		if (r < 0) {
-			log_error(NULL, "cannot delete %s: %s", ll.links[i].name, strerror(-r));
+			log_error(NULL, "cannot %s %s: %s", attached ? "release" : "delete", l->name,
+				  strerror(-r));
 			failed++;
 		} else {
-			log_info(NULL, "deleted %s", ll.links[i].name);
+			log_info(NULL, "%s %s", attached ? "released" : "deleted", l->name);
 		}
 	}
 	free(ll.links);
@@ -222,6 +253,7 @@ int netd_cleanup(const char *run_dir, const char *state_dir)
 
 	sysctl_forwarding_restore(state_dir);
 	remove_run_files(run_dir);
+	remove_applied(state_dir);
 	log_info(NULL, "cleanup done: %zu links, %d dnsmasq", ll.n, killed);
 	return failed ? -EIO : 0;
 }

@@ -702,26 +702,44 @@ struct stale_ctx {
 };
 
 /* A bridge carrying our alias for a network no file describes any more. */
+static bool name_listed(const struct stale_ctx *s, const char *net)
+{
+	for (size_t i = 0; i < s->n; i++)
+		if (strcmp(s->names[i], net) == 0)
+			return true;
+	return false;
+}
+
+/*
+ * A link carrying our alias for a network no file describes any more: its
+ * bridge and the TAPs netd made for it go; links netd only attached are
+ * released.  A network whose file is there but broken keeps everything.
+ */
 static int on_stale_link(const struct rtnl_link *l, void *data)
 {
 	struct stale_ctx *s = data;
-	const char *net = l->alias + strlen(NETD_ALIAS_PREFIX);
+	struct port p;
 	struct network *n;
+	const char *net;
 
-	if (strncmp(l->alias, NETD_ALIAS_PREFIX, strlen(NETD_ALIAS_PREFIX)) != 0 ||
-	    strcmp(l->kind, "bridge") != 0)
-		return 0;
-	n = netd_find_network(s->d, net);
-	if (n && strcmp(n->cfg->bridge, l->name) == 0)
-		return 0;
-	for (size_t i = 0; !n && i < s->n; i++) {
-		if (strcmp(s->names[i], net) == 0) {
-			log_warn(net, "keeping bridge %s: its file is there but has errors", l->name);
+	if (strcmp(l->kind, "bridge") == 0 &&
+	    strncmp(l->alias, NETD_ALIAS_PREFIX, strlen(NETD_ALIAS_PREFIX)) == 0) {
+		net = l->alias + strlen(NETD_ALIAS_PREFIX);
+		n = netd_find_network(s->d, net);
+		if ((n && strcmp(n->cfg->bridge, l->name) == 0) || (!n && name_listed(s, net)))
 			return 0;
-		}
+		log_info(net, "removing bridge %s: no longer configured", l->name);
+		(void)rtnl_link_delete(s->d->rt, l->ifindex);
+		return 0;
 	}
-	log_info(net, "removing bridge %s: no longer configured", l->name);
-	(void)rtnl_link_delete(s->d->rt, l->ifindex);
+	if (port_alias_parse(l->alias, &p) < 0 || netd_find_network(s->d, p.network) ||
+	    name_listed(s, p.network))
+		return 0;
+	log_info(p.network, "removing port %s: its network is no longer configured", l->name);
+	if (p.kind == PORT_ATTACHED)
+		(void)rtnl_port_setup(s->d->rt, l->ifindex, &(struct rtnl_port_opts){ .alias = "" });
+	else
+		(void)rtnl_link_delete(s->d->rt, l->ifindex);
 	return 0;
 }
 

@@ -193,11 +193,12 @@ static FILE *text_open(char **s, size_t *len)
 	return f;
 }
 
-static char *text_close(FILE *f, char *s)
+/* Close an open_memstream() stream: its text (read *s only after fclose). */
+static char *text_close(FILE *f, char **s)
 {
-	if (fclose(f) != 0 || !s)
+	if (fclose(f) != 0 || !*s)
 		oom();
-	return s;
+	return *s;
 }
 
 static json_object *member(json_object *o, const char *key)
@@ -216,7 +217,7 @@ static char *cell(json_object *o, const char *key)
 	FILE *f = text_open(&s, &len);
 
 	put_value(f, member(o, key), ",");
-	return text_close(f, s);
+	return text_close(f, &s);
 }
 
 static char *cell_time(json_object *o, const char *key)
@@ -230,7 +231,7 @@ static char *cell_time(json_object *o, const char *key)
 		put_time(f, json_object_get_int64(v), false);
 	else
 		put_value(f, v, ",");
-	return text_close(f, s);
+	return text_close(f, &s);
 }
 
 /* The user name when netd knows it, else the uid. */
@@ -345,9 +346,31 @@ static void print_leases(json_object *result)
 	print_table(member(result, "leases"), lease_head, N_COLS(lease_head), lease_row);
 }
 
+/* netd lists ports in no particular order: by network, then name (netd-t2 < netd-t10). */
+static int port_cmp(const void *a, const void *b)
+{
+	json_object *pa = *(json_object *const *)a, *pb = *(json_object *const *)b;
+	const char *na = json_object_get_string(member(pa, "network"));
+	const char *nb = json_object_get_string(member(pb, "network"));
+	int r = strcmp(na ? na : "", nb ? nb : "");
+
+	if (r)
+		return r;
+	na = json_object_get_string(member(pa, "ifname"));
+	nb = json_object_get_string(member(pb, "ifname"));
+	return strverscmp(na ? na : "", nb ? nb : "");
+}
+
+static void print_port_list(json_object *arr)
+{
+	if (json_object_is_type(arr, json_type_array))
+		json_object_array_sort(arr, port_cmp);
+	print_table(arr, port_head, N_COLS(port_head), port_row);
+}
+
 static void print_ports(json_object *result)
 {
-	print_table(member(result, "ports"), port_head, N_COLS(port_head), port_row);
+	print_port_list(member(result, "ports"));
 }
 
 /* key: value lines */
@@ -443,7 +466,7 @@ static void print_show(json_object *result)
 
 	print_kv(n, skip, show_value);
 	printf("\nports:\n");
-	print_table(member(n, "port_list"), port_head, N_COLS(port_head), port_row);
+	print_port_list(member(n, "port_list"));
 	printf("\nleases:\n");
 	print_table(member(n, "lease_list"), lease_head, N_COLS(lease_head), lease_row);
 }
@@ -831,7 +854,7 @@ static const struct command *check_command(struct ctl *ctl, char **pos, size_t n
 		return NULL;
 	}
 	if (n_pos - 1 < cmd->min_args || n_pos - 1 > cmd->max_args) {
-		usage_error("usage: netdctl %s%s", cmd->name, cmd->synopsis);
+		usage_error("wrong number of arguments: netdctl %s%s", cmd->name, cmd->synopsis);
 		return NULL;
 	}
 	if (cmd->run != run_attach && (ctl->ifname || ctl->mac || ctl->owner)) {
