@@ -299,9 +299,10 @@ static const char *const port_head[] = { "IFNAME", "NETWORK", "MAC", "OWNER", "S
 
 static void network_row(struct table *t, json_object *n)
 {
+	json_object *dm = member(n, "dnsmasq");
 	char *row[] = { cell(n, "name"), cell(n, "mode"), cell(n, "bridge"), cell(n, "state"),
 			cell(n, "addresses"), cell(n, "ports"), cell(n, "leases"),
-			cell(n, "dnsmasq") };
+			json_object_is_type(dm, json_type_object) ? cell(dm, "state") : cell(n, "dnsmasq") };
 
 	table_add(t, row);
 }
@@ -465,9 +466,9 @@ static void print_show(json_object *result)
 	json_object *n = member(result, "network");
 
 	print_kv(n, skip, show_value);
-	printf("\nports:\n");
+	printf("\nPorts:\n");
 	print_port_list(member(n, "port_list"));
-	printf("\nleases:\n");
+	printf("\nLeases:\n");
 	print_table(member(n, "lease_list"), lease_head, N_COLS(lease_head), lease_row);
 }
 
@@ -613,6 +614,35 @@ static int run_simple(struct ctl *ctl, const struct command *cmd)
 	return run_request(ctl, cmd->op, cmd->build ? cmd->build(ctl) : NULL, cmd->print);
 }
 
+/* reload: like the others, but a network whose file has errors makes it fail (exit 1). */
+static int run_reload(struct ctl *ctl, const struct command *cmd)
+{
+	json_object *reply, *result, *nets;
+	size_t n, bad = 0;
+	int r = ctl_call(ctl, cmd->op, NULL, &reply, &result);
+
+	if (r)
+		return r;
+	if (ctl->json)
+		print_json(result, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED);
+	else
+		print_reload(result);
+	nets = member(result, "networks");
+	n = json_object_is_type(nets, json_type_array) ? json_object_array_length(nets) : 0;
+	for (size_t i = 0; i < n; i++) {
+		const char *what = json_object_get_string(member(json_object_array_get_idx(nets, i),
+								  "outcome"));
+
+		bad += what && strcmp(what, "error") == 0;
+	}
+	json_object_put(reply);
+	if (!bad)
+		return 0;
+	fprintf(stderr, "netdctl: reload: %zu network%s not (re)loaded: %s errors\n", bad,
+		bad == 1 ? "" : "s", bad == 1 ? "its file has" : "their files have");
+	return EXIT_DAEMON;
+}
+
 static json_object *build_name(const struct ctl *ctl)
 {
 	json_object *o = xobject();
@@ -708,8 +738,9 @@ static void print_event(json_object *ev)
 		if (!val || skipped(key, fixed) || (subject && strcmp(key, subject) == 0))
 			continue;
 		if (strcmp(key, "owner") == 0 && member(ev, "owner_name"))
-			val = member(ev, "owner_name");
-		event_field(key, val);
+			event_field(key, member(ev, "owner_name"));
+		else
+			event_field(key, val);
 	}
 	putchar('\n');
 	free(name);
@@ -750,7 +781,7 @@ static const struct command commands[] = {
 	{ "show", " NET", 1, 1, "network.show", build_name, print_show, run_simple },
 	{ "start", " NET", 1, 1, "network.start", build_name, print_state, run_simple },
 	{ "stop", " NET", 1, 1, "network.stop", build_name, print_state, run_simple },
-	{ "reload", "", 0, 0, "reload", NULL, print_reload, run_simple },
+	{ "reload", "", 0, 0, "reload", NULL, print_reload, run_reload },
 	{ "leases", " [NET]", 0, 1, "lease.list", build_filter, print_leases, run_simple },
 	{ "ports", " [NET]", 0, 1, "port.list", build_filter, print_ports, run_simple },
 	{ "attach", " NET [--ifname N] [--mac M] [--owner USER]", 1, 1, NULL, NULL, print_ifname,

@@ -197,12 +197,19 @@ static json_object *network_json(struct netd *d, struct network *n, bool detail)
 	json_object_object_add(o, "addresses", addrs);
 	json_object_object_add(o, "ports", json_object_new_int64((int64_t)n->n_ports));
 	json_object_object_add(o, "leases", json_object_new_int64((int64_t)n->n_leases));
-	json_object_object_add(o, "dnsmasq", json_object_new_string(dnsmasq_state(n)));
+
+	json_object *dm = json_object_new_object();
+
+	json_object_object_add(dm, "state", json_object_new_string(dnsmasq_state(n)));
+	json_object_object_add(dm, "pid", n->dm_pid ? json_object_new_int64(n->dm_pid) : NULL);
+	json_object_object_add(dm, "error", n->dm_error[0] ? json_object_new_string(n->dm_error) : NULL);
+	json_object_object_add(dm, "restarts", json_object_new_int64(n->dm_failures));
+	json_object_object_add(o, "dnsmasq", dm);
 	if (!detail)
 		return o;
 
-	json_object *dm = json_object_new_object(), *plist = json_object_new_array(),
-		    *llist = json_object_new_array(), *fwd = json_object_new_array();
+	json_object *plist = json_object_new_array(), *llist = json_object_new_array(),
+		    *fwd = json_object_new_array();
 	size_t it;
 	char s[INET6_ADDRSTRLEN];
 
@@ -210,11 +217,6 @@ static json_object *network_json(struct netd *d, struct network *n, bool detail)
 	json_object_object_add(o, "uplink", cfg->uplink[0] ? json_object_new_string(cfg->uplink) : NULL);
 	json_object_object_add(o, "mtu", json_object_new_int64(n->mtu));
 	json_object_object_add(o, "ifindex", json_object_new_int64(n->ifindex));
-	json_object_object_add(dm, "state", json_object_new_string(dnsmasq_state(n)));
-	json_object_object_add(dm, "pid", n->dm_pid ? json_object_new_int64(n->dm_pid) : NULL);
-	json_object_object_add(dm, "error", n->dm_error[0] ? json_object_new_string(n->dm_error) : NULL);
-	json_object_object_add(dm, "restarts", json_object_new_int64(n->dm_failures));
-	json_object_object_add(o, "dnsmasq", dm);
 	json_object_object_add(o, "dhcp", json_object_new_boolean(cfg->dhcp));
 	if (cfg->dhcp && cfg->range_start.family) {
 		char e[INET6_ADDRSTRLEN], buf[2 * INET6_ADDRSTRLEN + 2];
@@ -405,6 +407,18 @@ static struct network *port_prologue(struct client *c, const struct proto_reques
 	}
 	snprintf(tmpl->network, sizeof(tmpl->network), "%s", n->cfg->name);
 	tmpl->owner = c->uid;
+	if (tmpl->has_mac) {
+		size_t it;
+
+		for (struct port *p = ports_first(d, &it); p; p = ports_next(d, p, &it)) {
+			if (p->has_mac && !p->mac_learned && memcmp(p->mac, tmpl->mac, 6) == 0 &&
+			    strcmp(p->network, tmpl->network) == 0) {
+				client_error(c, req->id, E_EXISTS, "%s: MAC %s is already the guest MAC of port %s",
+					     req->op, mac, p->ifname);
+				return NULL;
+			}
+		}
+	}
 	return n;
 }
 
@@ -660,6 +674,20 @@ static void op_port_detach(struct client *c, const struct proto_request *req)
 	reply_ok(c, req, o);
 }
 
+/* By network, then interface name, so the list does not come in hash order. */
+static int cmp_port_json(const void *a, const void *b)
+{
+	json_object *x = *(json_object *const *)a, *y = *(json_object *const *)b, *v;
+	const char *xs[2], *ys[2];
+	const char *keys[2] = { "network", "ifname" };
+
+	for (int i = 0; i < 2; i++) {
+		xs[i] = json_object_object_get_ex(x, keys[i], &v) ? json_object_get_string(v) : "";
+		ys[i] = json_object_object_get_ex(y, keys[i], &v) ? json_object_get_string(v) : "";
+	}
+	return strcmp(xs[0], ys[0]) ? strcmp(xs[0], ys[0]) : strverscmp(xs[1], ys[1]);
+}
+
 static void op_port_list(struct client *c, const struct proto_request *req)
 {
 	struct netd *d = c->netd;
@@ -680,6 +708,7 @@ static void op_port_list(struct client *c, const struct proto_request *req)
 			continue;
 		json_object_array_add(arr, port_to_json(d, p));
 	}
+	json_object_array_sort(arr, cmp_port_json);
 	o = json_object_new_object();
 	json_object_object_add(o, "ports", arr);
 	reply_ok(c, req, o);

@@ -278,7 +278,14 @@ static int on_link_event(const struct rtnl_link *l, bool removed, void *data)
 		return 0;
 	}
 	if (!p) {
-		if (describes_port(d, l, &tmpl))
+		struct rtnl_link now;
+
+		/*
+		 * Not ours yet: a port a previous netd made, or a stale event of
+		 * one we just removed.  Only the link as it is now decides.
+		 */
+		if (describes_port(d, l, &tmpl) && rtnl_link_get_by_index(d->rt, l->ifindex, &now) == 0 &&
+		    describes_port(d, &now, &tmpl))
 			port_add(d, &tmpl);
 		return 0;
 	}
