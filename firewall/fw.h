@@ -75,4 +75,28 @@ int fw_remove(struct fw *fw);
 /* 1 if table inet netd exists, 0 if not, negative errno on failure. */
 int fw_table_exists(struct fw *fw);
 
+/*
+ * Watching the ruleset (fw-monitor.c).  fw_monitor_read() drains the
+ * NFNLGRP_NFTABLES events queued on fw_monitor_fd() and returns 1 when a
+ * transaction committed by another process touched a table named netd
+ * (flush ruleset, delete table, an edit) or events were lost, 0 otherwise.
+ */
+struct fw_monitor;
+int fw_monitor_open(struct fw_monitor **ret);
+int fw_monitor_fd(const struct fw_monitor *m);
+int fw_monitor_read(struct fw_monitor *m);
+struct fw_monitor *fw_monitor_close(struct fw_monitor *m);	/* NULL-safe */
+
+/* A base chain of another table that drops by policy on a hook guests'
+ * traffic takes: no accept of ours can override it. */
+struct fw_foreign_chain {
+	char family[8];		/* ip, ip6, inet, bridge */
+	char table[64];
+	char chain[64];
+	char hook[16];		/* forward, input */
+	int priority;
+};
+/* *ret is malloc'd (NULL when none). */
+int fw_foreign_drops(struct fw_foreign_chain **ret, size_t *ret_n);
+
 #endif

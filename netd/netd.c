@@ -890,6 +890,36 @@ static int load_and_apply(struct netd *d, bool startup, json_object *out)
 	return r;
 }
 
+/*
+ * Someone else changed our tables (nft flush ruleset, a delete, an edit):
+ * put the whole ruleset back in one batch.  Conntrack entries survive a
+ * flush, so established flows keep going once the table is back.
+ */
+static void handle_fwmon(struct netd *d)
+{
+	int r = fw_monitor_read(d->fwmon);
+
+	if (r < 0) {
+		log_warn(NULL, "nftables monitor: %s", strerror(-r));
+		return;
+	}
+	if (r == 0)
+		return;
+	log_warn(NULL, "table inet %s was changed by another process: restoring it", FW_TABLE);
+	d->fw_repairs++;
+	netd_firewall_sync(d);
+}
+
+static int fwmon_init(struct netd *d)
+{
+	int r = fw_monitor_open(&d->fwmon);
+
+	if (r < 0)
+		return r;
+	d->fwmon_source = (struct source){ .kind = SOURCE_FWMON };
+	return netd_watch(d, fw_monitor_fd(d->fwmon), &d->fwmon_source);
+}
+
 int netd_reload(struct netd *d, json_object *outcome)
 {
 	log_info(NULL, "reloading the configuration");
@@ -936,6 +966,9 @@ static int run_loop(struct netd *d)
 				break;
 			case SOURCE_LEASES:
 				leases_event(d);
+				break;
+			case SOURCE_FWMON:
+				handle_fwmon(d);
 				break;
 			}
 		}
@@ -984,7 +1017,7 @@ static int daemon_main(struct netd *d)
 	d->started = time(NULL);
 	if (load_and_apply(d, true, NULL) < 0)
 		return 1;
-	if ((r = ports_init(d)) < 0 || (r = leases_init(d)) < 0) {
+	if ((r = ports_init(d)) < 0 || (r = leases_init(d)) < 0 || (r = fwmon_init(d)) < 0) {
 		log_error(NULL, "cannot follow links and leases: %s", strerror(-r));
 		return 1;
 	}
@@ -1008,6 +1041,7 @@ static void netd_free(struct netd *d)
 {
 	control_close(d);
 	ports_free(d);
+	d->fwmon = fw_monitor_close(d->fwmon);
 	for (size_t i = 0; i < d->n_nets; i++)
 		network_free(d->nets[i]);
 	free(d->nets);

@@ -42,6 +42,7 @@ enum source_kind {
 	SOURCE_CLIENT,		/* a control connection */
 	SOURCE_MONITOR,		/* rtnetlink link events */
 	SOURCE_LEASES,		/* inotify on STATE_DIR: lease files changed */
+	SOURCE_FWMON,		/* nftables events: someone touched our tables */
 };
 
 struct source {
@@ -115,6 +116,9 @@ struct netd {
 	struct source mon_source;
 	int leasefd;		/* inotify on STATE_DIR */
 	struct source lease_source;
+	struct fw_monitor *fwmon;
+	struct source fwmon_source;
+	unsigned int fw_repairs;	/* times the ruleset was put back */
 };
 
 uint64_t now_ms(void);

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "dhcp/dhcp.h"
+#include "firewall/fw.h"
 #include "netd/control.h"
 #include "netd/log.h"
 #include "netd/netd.h"
@@ -246,6 +247,37 @@ static json_object *network_json(struct netd *d, struct network *n, bool detail)
 	return o;
 }
 
+/*
+ * Base chains of other tables that drop by policy on the hooks our guests'
+ * traffic takes.  Our accepts cannot override another table's drop.
+ */
+static json_object *firewall_conflicts(void)
+{
+	struct fw_foreign_chain *fc;
+	json_object *arr = json_object_new_array();
+	size_t n;
+
+	if (fw_foreign_drops(&fc, &n) < 0)
+		return arr;
+	for (size_t i = 0; i < n; i++) {
+		json_object *o = json_object_new_object();
+		char msg[512];
+
+		snprintf(msg, sizeof(msg), "table %s %s, chain %s: hook %s, policy drop; netd's accepts cannot "
+			 "override it, so guests' traffic it does not accept itself is dropped",
+			 fc[i].family, fc[i].table, fc[i].chain, fc[i].hook);
+		json_object_object_add(o, "family", json_object_new_string(fc[i].family));
+		json_object_object_add(o, "table", json_object_new_string(fc[i].table));
+		json_object_object_add(o, "chain", json_object_new_string(fc[i].chain));
+		json_object_object_add(o, "hook", json_object_new_string(fc[i].hook));
+		json_object_object_add(o, "priority", json_object_new_int(fc[i].priority));
+		json_object_object_add(o, "message", json_object_new_string(msg));
+		json_object_array_add(arr, o);
+	}
+	free(fc);
+	return arr;
+}
+
 /* status, network.* */
 
 static void op_status(struct client *c, const struct proto_request *req)
@@ -266,6 +298,8 @@ static void op_status(struct client *c, const struct proto_request *req)
 	json_object_object_add(o, "ports", json_object_new_int64((int64_t)d->n_ports));
 	json_object_object_add(o, "leases", json_object_new_int64((int64_t)leases));
 	json_object_object_add(o, "clients", json_object_new_int64((int64_t)d->n_clients));
+	json_object_object_add(o, "firewall_repairs", json_object_new_int64(d->fw_repairs));
+	json_object_object_add(o, "firewall_conflicts", firewall_conflicts());
 	reply_ok(c, req, o);
 }
 
@@ -290,6 +324,8 @@ static void op_network_show(struct client *c, const struct proto_request *req)
 	ports_learn_macs(c->netd);
 	o = json_object_new_object();
 	json_object_object_add(o, "network", network_json(c->netd, n, true));
+	json_object_object_add(json_object_object_get(o, "network"), "firewall_conflicts",
+			       firewall_conflicts());
 	reply_ok(c, req, o);
 }
 
