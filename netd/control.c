@@ -132,7 +132,8 @@ void client_send(struct client *c, char *line, const int *fds, size_t n_fds)
 	}
 	ch->data = line;
 	ch->len = strlen(line);
-	memcpy(ch->fds, fds, n_fds * sizeof(int));
+	if (n_fds)
+		memcpy(ch->fds, fds, n_fds * sizeof(int));
 	ch->n_fds = n_fds;
 	if (c->out_tail)
 		c->out_tail->next = ch;
