@@ -44,6 +44,21 @@ uint64_t now_ms(void)
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
+void crashpoint(const char *name)
+{
+	static const char *at;
+	static bool read;
+
+	if (!read) {
+		at = getenv("NETD_CRASH_AT");
+		read = true;
+	}
+	if (at && strcmp(at, name) == 0) {
+		log_warn(NULL, "NETD_CRASH_AT=%s: killing myself", name);
+		raise(SIGKILL);
+	}
+}
+
 int netd_watch(struct netd *d, int fd, struct source *src)
 {
 	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = src };
@@ -546,7 +561,9 @@ static void start_networks(struct netd *d)
 				n->dirty = false;
 		}
 	}
+	crashpoint("links");
 	netd_firewall_sync(d);
+	crashpoint("firewall");
 	enable_forwarding(d);
 	for (size_t i = 0; i < d->n_nets; i++) {
 		struct network *n = d->nets[i];

@@ -123,6 +123,13 @@ struct netd {
 
 uint64_t now_ms(void);
 
+/*
+ * Fault injection for the adoption tests: with NETD_CRASH_AT=NAME in the
+ * environment, netd kills itself with SIGKILL when it reaches point NAME
+ * (a half-made change, as a crash or power cut would leave it).
+ */
+void crashpoint(const char *name);
+
 /* network.c */
 struct network *network_new(struct netd *d, struct net_config *cfg);
 struct network *network_free(struct network *n);	/* no teardown */

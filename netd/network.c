@@ -197,9 +197,23 @@ int network_setup_links(struct network *n)
 			  *rtnl_errmsg(rt) ? ": " : "", rtnl_errmsg(rt));
 		return r;
 	}
+	crashpoint("bridge");
 	r = rtnl_link_get_by_index(rt, n->ifindex, &link);
 	if (r < 0)
 		return r;
+	if (!link.alias[0] && memcmp(link.mac, mac, 6) == 0) {
+		/*
+		 * Our MAC but no alias yet: netd died between creating the
+		 * bridge and naming it (the kernel takes the alias only in a
+		 * second request).  It is ours: finish the job.
+		 */
+		log_info(c->name, "bridge %s was left half-made: completing it", c->bridge);
+		r = rtnl_port_setup(rt, n->ifindex, &(struct rtnl_port_opts){ .alias = alias,
+									.mtu = c->mtu });
+		if (r < 0)
+			return r;
+		snprintf(link.alias, sizeof(link.alias), "%s", alias);
+	}
 	if (strcmp(link.alias, alias) != 0) {
 		log_error(c->name, "bridge %s exists but was not made by netd (alias '%s'); "
 			  "not touching it", c->bridge, link.alias);
@@ -310,6 +324,7 @@ static int dm_spawn(struct network *n)
 		log_error(n->cfg->name, "%s", n->dm_error);
 		return r;
 	}
+	crashpoint("dnsmasq");
 	n->dm_started_ms = now_ms();
 	n->dm_state = DNSMASQ_STARTING;
 	r = dm_track(n, pid, true);
