@@ -29,10 +29,11 @@
 #include "firewall/fw.h"
 
 struct fw_monitor {
+	/* Netlink messages are parsed in place: keep the buffer aligned. */
+	char buf[32768] __attribute__((aligned(8)));
 	struct mnl_socket *nl;
 	bool touched;		/* a message of the current transaction named our table */
 	bool foreign;		/* a finished foreign transaction touched it */
-	char buf[32768];
 };
 
 int fw_monitor_open(struct fw_monitor **ret)
@@ -213,7 +214,7 @@ out:
 
 int fw_foreign_drops(struct fw_foreign_chain **ret, size_t *ret_n)
 {
-	char buf[32768];
+	char buf[32768] __attribute__((aligned(8)));
 	struct dump_ctx ctx = { 0 };
 	struct mnl_socket *nl;
 	struct nlmsghdr *nlh;

@@ -63,7 +63,7 @@ static void usage(FILE *f)
 	fputs(usage_text, f);
 }
 
-/* One line saying what is wrong, then the usage; returns EXIT_USAGE. */
+/* One line saying what is wrong (and where help is); returns EXIT_USAGE. */
 static int __attribute__((format(printf, 1, 2))) usage_error(const char *fmt, ...)
 {
 	va_list ap;
@@ -72,8 +72,7 @@ static int __attribute__((format(printf, 1, 2))) usage_error(const char *fmt, ..
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
-	fputs("\n", stderr);
-	usage(stderr);
+	fputs(" (see netdctl --help)\n", stderr);
 	return EXIT_USAGE;
 }
 
