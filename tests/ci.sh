@@ -42,7 +42,8 @@ snapshot() {
 		ip route show table all
 		nft list ruleset 2>/dev/null
 		ip netns list
-		pgrep -a dnsmasq
+		# Running dnsmasq processes (a zombie a moment before init reaps it is not one).
+		ps -C dnsmasq -o stat=,pid=,args= | awk '$1 !~ /^Z/'
 	} 2>&1
 }
 before=$(snapshot)
