@@ -2,7 +2,8 @@
 /*
  * The ruleset of table inet netd, built as a plan (see fw-private.h):
  * this file checks the networks and lays out tables, chains, sets and map
- * elements; fw-rules.c writes the rules.
+ * elements; fw-rules.c writes the rules.  The helpers that add tables,
+ * chains, sets and elements serve table bridge netd (fw-guard.c) too.
  *
  * A packet's path does not grow with the number of networks: base chains
  * dispatch through verdict maps to small per-network chains.
@@ -45,19 +46,6 @@ struct fw_fwd_ref {
 	size_t net;
 };
 
-/* nftables (not the kernel) keeps a set's key byte order in the set's
- * user data; without it `nft list` prints interface names as "". */
-#define FW_BYTEORDER_HOST	1
-#define FW_BYTEORDER_BIG	2
-
-struct fw_set_def {
-	const char *name;
-	uint32_t key_type;
-	uint32_t key_len;
-	uint32_t flags;
-	uint32_t key_byteorder;	/* 0: none recorded */
-};
-
 static const struct fw_set_def fw_sets[] = {
 	{ FW_SET_BRIDGES, FW_TYPE_IFNAME, IFNAMSIZ, 0, FW_BYTEORDER_HOST },
 	{ FW_MAP_FROM, FW_TYPE_IFNAME, IFNAMSIZ, NFT_SET_MAP,
@@ -76,13 +64,6 @@ static const struct fw_set_def fw_sets[] = {
 	  NFT_SET_MAP, 0 },
 };
 
-struct fw_base_chain {
-	const char *name;
-	const char *type;
-	uint32_t hook;
-	int32_t prio;
-};
-
 static const struct fw_base_chain fw_base_chains[] = {
 	{ "forward", "filter", NF_INET_FORWARD, 0 },
 	{ "input", "filter", NF_INET_LOCAL_IN, 0 },
@@ -91,8 +72,6 @@ static const struct fw_base_chain fw_base_chains[] = {
 	{ "postrouting", "nat", NF_INET_POST_ROUTING, 100 },
 	{ "mangle_postrouting", "filter", NF_INET_POST_ROUTING, -150 },
 };
-
-#define FW_N_ELEMS(a) (sizeof(a) / sizeof((a)[0]))
 
 int fw_fail(struct fw_ctx *ctx, int err, const char *fmt, ...)
 {
@@ -129,7 +108,7 @@ static bool fw_name_ok(const char *name)
 	return true;
 }
 
-static bool fw_ifname_ok(const char *name)
+bool fw_ifname_ok(const char *name)
 {
 	size_t len = name ? strlen(name) : 0;
 
@@ -227,8 +206,7 @@ void fw_subnet_of(const struct fw_prefix *p, bool host,
 }
 
 /* Is b inside a? */
-static bool fw_subnet_contains(const struct fw_subnet *a,
-			       const struct fw_subnet *b)
+bool fw_subnet_contains(const struct fw_subnet *a, const struct fw_subnet *b)
 {
 	if (a->family != b->family || a->len > b->len)
 		return false;
@@ -392,7 +370,7 @@ void fw_chain_name(char *buf, const struct fw_network *net,
 	snprintf(buf, FW_CHAIN_NAME_MAX, "%s-%s", net->name, suffix);
 }
 
-static int fw_build_tables(struct fw_ctx *ctx)
+int fw_build_tables(struct fw_ctx *ctx)
 {
 	/* add table (so the delete cannot fail), delete it with all its
 	 * content, add it again and fill it */
@@ -400,7 +378,7 @@ static int fw_build_tables(struct fw_ctx *ctx)
 				     FW_MSG_NEWTABLE };
 
 	for (size_t i = 0; i < FW_N_ELEMS(types); i++) {
-		struct nftnl_table *t = fw_table_new(NFPROTO_INET, FW_TABLE);
+		struct nftnl_table *t = fw_table_new(ctx->family, FW_TABLE);
 
 		if (!t || fw_plan_push(ctx->plan, types[i], t, 0) < 0)
 			return fw_oom(ctx);
@@ -408,15 +386,15 @@ static int fw_build_tables(struct fw_ctx *ctx)
 	return 0;
 }
 
-static int fw_add_chain(struct fw_ctx *ctx, const char *name,
-			const struct fw_base_chain *base)
+int fw_add_chain(struct fw_ctx *ctx, const char *name,
+		 const struct fw_base_chain *base)
 {
 	struct nftnl_chain *c = nftnl_chain_alloc();
 	int ret;
 
 	if (!c)
 		return fw_oom(ctx);
-	nftnl_chain_set_u32(c, NFTNL_CHAIN_FAMILY, NFPROTO_INET);
+	nftnl_chain_set_u32(c, NFTNL_CHAIN_FAMILY, ctx->family);
 	ret = nftnl_chain_set_str(c, NFTNL_CHAIN_TABLE, FW_TABLE);
 	if (ret == 0)
 		ret = nftnl_chain_set_str(c, NFTNL_CHAIN_NAME, name);
@@ -464,13 +442,13 @@ static int fw_build_chains(struct fw_ctx *ctx, const struct fw_network *nets,
 	return ret;
 }
 
-static struct nftnl_set *fw_set_new(const char *name)
+static struct nftnl_set *fw_set_new(uint16_t family, const char *name)
 {
 	struct nftnl_set *s = nftnl_set_alloc();
 
 	if (!s)
 		return NULL;
-	nftnl_set_set_u32(s, NFTNL_SET_FAMILY, NFPROTO_INET);
+	nftnl_set_set_u32(s, NFTNL_SET_FAMILY, family);
 	if (nftnl_set_set_str(s, NFTNL_SET_TABLE, FW_TABLE) < 0 ||
 	    nftnl_set_set_str(s, NFTNL_SET_NAME, name) < 0) {
 		nftnl_set_free(s);
@@ -495,10 +473,9 @@ static int fw_set_udata(struct nftnl_set *s, uint32_t key_byteorder)
 	return ret;
 }
 
-static int fw_add_set(struct fw_ctx *ctx, const struct fw_set_def *def,
-		      uint32_t id)
+int fw_add_set(struct fw_ctx *ctx, const struct fw_set_def *def, uint32_t id)
 {
-	struct nftnl_set *s = fw_set_new(def->name);
+	struct nftnl_set *s = fw_set_new(ctx->family, def->name);
 
 	if (!s)
 		return fw_oom(ctx);
@@ -527,34 +504,37 @@ static int fw_build_sets(struct fw_ctx *ctx)
 	return ret;
 }
 
-/* Make ctx->elems a NEWSETELEM message for set with room for one more. */
-static int fw_elems_holder(struct fw_ctx *ctx, const char *set)
+/* Make ctx->elems a message of this type for set with room for one more
+ * element: the message being filled if it is the same, else a new one. */
+static int fw_elems_holder(struct fw_ctx *ctx, enum fw_msg_type type,
+			   const char *set)
 {
-	bool same = ctx->elems &&
+	bool same = ctx->elems && ctx->elems_type == type &&
 		    strcmp(nftnl_set_get_str(ctx->elems, NFTNL_SET_NAME),
 			   set) == 0;
 	struct nftnl_set *s;
 
 	if (same && ctx->elems_n < FW_ELEMS_PER_MSG)
 		return 0;
-	s = fw_set_new(set);
+	s = fw_set_new(ctx->family, set);
 	if (!s)
 		return fw_oom(ctx);
 	ctx->elems_part = same ? ctx->elems_part + 1 : 1;
-	if (fw_plan_push(ctx->plan, FW_MSG_NEWSETELEM, s,
-			 ctx->elems_part) < 0)
+	ctx->elems = NULL;
+	if (fw_plan_push(ctx->plan, type, s, ctx->elems_part) < 0)
 		return fw_oom(ctx);
 	ctx->elems = s;
+	ctx->elems_type = type;
 	ctx->elems_n = 0;
 	return 0;
 }
 
-/* Element KEY [: jump JUMP], FLAGS e.g. NFT_SET_ELEM_INTERVAL_END. */
-static int fw_elem_add(struct fw_ctx *ctx, const char *set, const void *key,
-		       uint32_t len, uint32_t flags, const char *jump)
+static int fw_elem_put(struct fw_ctx *ctx, enum fw_msg_type type,
+		       const char *set, const void *key, uint32_t len,
+		       uint32_t flags, const char *jump)
 {
 	struct nftnl_set_elem *e;
-	int ret = fw_elems_holder(ctx, set);
+	int ret = fw_elems_holder(ctx, type, set);
 
 	if (ret < 0)
 		return ret;
@@ -577,6 +557,18 @@ static int fw_elem_add(struct fw_ctx *ctx, const char *set, const void *key,
 	return 0;
 }
 
+int fw_elem_add(struct fw_ctx *ctx, const char *set, const void *key,
+		uint32_t len, uint32_t flags, const char *jump)
+{
+	return fw_elem_put(ctx, FW_MSG_NEWSETELEM, set, key, len, flags, jump);
+}
+
+int fw_elem_del(struct fw_ctx *ctx, const char *set, const void *key,
+		uint32_t len)
+{
+	return fw_elem_put(ctx, FW_MSG_DELSETELEM, set, key, len, 0, NULL);
+}
+
 static int fw_ifname_elem(struct fw_ctx *ctx, const char *set,
 			  const struct fw_network *net, const char *suffix)
 {
@@ -591,7 +583,7 @@ static int fw_ifname_elem(struct fw_ctx *ctx, const char *set,
 }
 
 /* The first address after subnet s; false if s ends the address space. */
-static bool fw_subnet_end(const struct fw_subnet *s, uint8_t *out)
+bool fw_subnet_end(const struct fw_subnet *s, uint8_t *out)
 {
 	unsigned int carry;
 
@@ -708,7 +700,8 @@ static int fw_build(struct fw_ctx *ctx, const struct fw_network *nets,
 int fw_plan_sync(const struct fw_network *nets, size_t n,
 		 struct fw_plan **ret, char *err, size_t errlen)
 {
-	struct fw_ctx ctx = { .err = err, .errlen = errlen };
+	struct fw_ctx ctx = { .family = NFPROTO_INET, .err = err,
+			      .errlen = errlen };
 	struct fw_fwd_ref *refs = NULL;
 	size_t n_refs = 0;
 	int r;

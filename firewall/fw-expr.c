@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <netinet/in.h>
 
+#include <libnftnl/udata.h>
 #include <linux/netfilter/nf_tables.h>
 
 #include "firewall/fw-private.h"
@@ -144,6 +145,49 @@ void fw_expr_lookup(struct fw_rule *r, uint32_t sreg, const char *set,
 	if (verdict_map)
 		nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_DREG, NFT_REG_VERDICT);
 	fw_expr_push(r, e, nftnl_expr_set_str(e, NFTNL_EXPR_LOOKUP_SET, set));
+}
+
+/* [ lookup reg SREG set SET 0x1 ]: the key is NOT in the set */
+void fw_expr_lookup_inv(struct fw_rule *r, uint32_t sreg, const char *set)
+{
+	struct nftnl_expr *e = fw_expr_new(r, "lookup");
+
+	if (!e)
+		return;
+	nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_SREG, sreg);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_FLAGS, NFT_LOOKUP_F_INV);
+	fw_expr_push(r, e, nftnl_expr_set_str(e, NFTNL_EXPR_LOOKUP_SET, set));
+}
+
+/* [ counter pkts 0 bytes 0 ] */
+void fw_expr_counter(struct fw_rule *r)
+{
+	struct nftnl_expr *e = fw_expr_new(r, "counter");
+
+	if (!e)
+		return;
+	fw_expr_push(r, e, 0);
+}
+
+/* Not an expression: the rule's `comment "..."`, kept by the kernel as
+ * opaque user data that nft prints. */
+void fw_rule_comment(struct fw_rule *r, const char *comment)
+{
+	struct nftnl_udata_buf *ud;
+
+	if (r->err)
+		return;
+	ud = nftnl_udata_buf_alloc(NFT_USERDATA_MAXLEN);
+	if (!ud)
+		r->err = -ENOMEM;
+	else if (!nftnl_udata_put_strz(ud, NFTNL_UDATA_RULE_COMMENT, comment))
+		r->err = -EINVAL;	/* longer than the kernel keeps */
+	else if (nftnl_rule_set_data(r->nlr, NFTNL_RULE_USERDATA,
+				     nftnl_udata_buf_data(ud),
+				     nftnl_udata_buf_len(ud)) < 0)
+		r->err = -ENOMEM;
+	if (ud)
+		nftnl_udata_buf_free(ud);
 }
 
 /* [ immediate reg 0 VERDICT [-> CHAIN] ] */

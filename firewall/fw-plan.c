@@ -29,6 +29,7 @@ static void fw_msg_clear(struct fw_msg *msg)
 		break;
 	case FW_MSG_NEWSET:
 	case FW_MSG_NEWSETELEM:
+	case FW_MSG_DELSETELEM:
 		nftnl_set_free(msg->set);
 		break;
 	case FW_MSG_NEWRULE:
@@ -65,6 +66,7 @@ int fw_plan_push(struct fw_plan *plan, enum fw_msg_type type, void *obj,
 		break;
 	case FW_MSG_NEWSET:
 	case FW_MSG_NEWSETELEM:
+	case FW_MSG_DELSETELEM:
 		msg.set = obj;
 		break;
 	case FW_MSG_NEWRULE:
@@ -176,7 +178,9 @@ void fw_msg_describe(const struct fw_msg *msg, char *buf, size_t len)
 			 nftnl_set_get_str(s, NFTNL_SET_NAME));
 		break;
 	case FW_MSG_NEWSETELEM:
-		snprintf(buf, len, "elements of %s (part %u)",
+	case FW_MSG_DELSETELEM:
+		snprintf(buf, len, "%selements of %s (part %u)",
+			 msg->type == FW_MSG_DELSETELEM ? "delete " : "",
 			 nftnl_set_get_str(s, NFTNL_SET_NAME), msg->index);
 		break;
 	case FW_MSG_NEWRULE:
@@ -217,6 +221,7 @@ static uint16_t fw_msg_flags(enum fw_msg_type type)
 {
 	switch (type) {
 	case FW_MSG_DELTABLE:
+	case FW_MSG_DELSETELEM:
 		return 0;
 	case FW_MSG_NEWRULE:
 		return NLM_F_CREATE | NLM_F_APPEND;
@@ -242,6 +247,8 @@ static uint16_t fw_msg_nlmsg_type(enum fw_msg_type type)
 		return NFT_MSG_NEWSET;
 	case FW_MSG_NEWSETELEM:
 		return NFT_MSG_NEWSETELEM;
+	case FW_MSG_DELSETELEM:
+		return NFT_MSG_DELSETELEM;
 	case FW_MSG_NEWRULE:
 		return NFT_MSG_NEWRULE;
 	}
@@ -258,6 +265,7 @@ static uint16_t fw_msg_family(const struct fw_msg *msg)
 		return nftnl_chain_get_u32(msg->chain, NFTNL_CHAIN_FAMILY);
 	case FW_MSG_NEWSET:
 	case FW_MSG_NEWSETELEM:
+	case FW_MSG_DELSETELEM:
 		return nftnl_set_get_u32(msg->set, NFTNL_SET_FAMILY);
 	case FW_MSG_NEWRULE:
 		return nftnl_rule_get_u32(msg->rule, NFTNL_RULE_FAMILY);
@@ -288,6 +296,7 @@ static void fw_msg_build(const struct fw_msg *msg, char *at, uint32_t seq,
 		nftnl_set_nlmsg_build_payload(nlh, msg->set);
 		break;
 	case FW_MSG_NEWSETELEM:
+	case FW_MSG_DELSETELEM:
 		nftnl_set_elems_nlmsg_build_payload(nlh, msg->set);
 		break;
 	case FW_MSG_NEWRULE:

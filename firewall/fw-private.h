@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * fw internals, shared by fw.c (socket side), fw-plan.c (plans and their
- * encoding), fw-build.c and fw-rules.c (the ruleset), fw-expr.c (one
- * helper per nftables expression) and the unit tests.
+ * encoding), fw-build.c and fw-rules.c (the ruleset of table inet netd),
+ * fw-guard.c (table bridge netd: port protection), fw-expr.c (one helper
+ * per nftables expression) and the unit tests.
  *
  * The builder is pure: fw_plan_sync() turns a list of networks into a
  * "plan", the ordered list of nftnl objects that make up one batch, and
@@ -37,6 +38,7 @@
  * them in NFTA_SET_KEY_TYPE; `nft list` prints sets by them. */
 #define FW_TYPE_IPADDR		7
 #define FW_TYPE_IP6ADDR		8
+#define FW_TYPE_ETHERADDR	9
 #define FW_TYPE_INET_PROTOCOL	12
 #define FW_TYPE_INET_SERVICE	13
 #define FW_TYPE_IFNAME		41
@@ -51,6 +53,13 @@
 #define FW_MAP_MASQ6		"masq6"
 #define FW_MAP_DNAT		"dnat"
 
+/* Names of the objects in table bridge netd (fw-guard.c). */
+#define FW_SET_GUARDED		"guarded"
+#define FW_SET_PORT_MAC		"port_mac"
+#define FW_SET_PORT_IP4		"port_ip4"
+#define FW_SET_ALLOW6		"allow6"
+#define FW_CHAIN_GUARD		"guard"
+
 #define FW_NAME_MAX		32	/* network names */
 #define FW_CHAIN_NAME_MAX	(FW_NAME_MAX + sizeof("-masq"))
 
@@ -60,6 +69,7 @@ enum fw_msg_type {
 	FW_MSG_NEWCHAIN,
 	FW_MSG_NEWSET,
 	FW_MSG_NEWSETELEM,	/* elements attached to .set */
+	FW_MSG_DELSETELEM,	/* elements attached to .set */
 	FW_MSG_NEWRULE,
 };
 
@@ -108,17 +118,49 @@ void fw_msg_describe(const struct fw_msg *msg, char *buf, size_t len);
 int fw_plan_sync(const struct fw_network *nets, size_t n,
 		 struct fw_plan **ret, char *err, size_t errlen);
 
-/* State of one fw_plan_sync() run, shared by fw-build.c and fw-rules.c. */
+/* fw-guard.c: table bridge netd, whole (sync) or one port's elements */
+int fw_plan_guard_sync(const struct fw_guard *g, size_t n,
+		       const struct fw_prefix *v6, size_t n_v6,
+		       struct fw_plan **ret, char *err, size_t errlen);
+int fw_plan_guard_set(const struct fw_guard *old, const struct fw_guard *new,
+		      struct fw_plan **ret, char *err, size_t errlen);
+
+/* State of one plan being built, shared by fw-build.c, fw-rules.c and
+ * fw-guard.c. */
 struct fw_ctx {
 	struct fw_plan *plan;
+	uint16_t family;		/* NFPROTO_INET or NFPROTO_BRIDGE */
 	char *err;
 	size_t errlen;
 	char rule_chain[FW_CHAIN_NAME_MAX];	/* chain of the last rule */
 	unsigned int rule_no;
-	struct nftnl_set *elems;	/* NEWSETELEM message being filled */
+	struct nftnl_set *elems;	/* element message being filled */
+	enum fw_msg_type elems_type;	/* its type: NEW- or DELSETELEM */
 	unsigned int elems_n;
 	unsigned int elems_part;
 };
+
+/* nftables (not the kernel) keeps a set's key byte order in the set's
+ * user data; without it `nft list` prints interface names as "". */
+#define FW_BYTEORDER_HOST	1
+#define FW_BYTEORDER_BIG	2
+
+struct fw_set_def {
+	const char *name;
+	uint32_t key_type;
+	uint32_t key_len;
+	uint32_t flags;
+	uint32_t key_byteorder;	/* 0: none recorded */
+};
+
+struct fw_base_chain {
+	const char *name;
+	const char *type;
+	uint32_t hook;
+	int32_t prio;
+};
+
+#define FW_N_ELEMS(a) (sizeof(a) / sizeof((a)[0]))
 
 /* A network's subnet (host bits cleared) or a host address (len = bits). */
 struct fw_subnet {
@@ -132,10 +174,24 @@ __attribute__((format(printf, 3, 4)))
 int fw_fail(struct fw_ctx *ctx, int err, const char *fmt, ...);
 int fw_oom(struct fw_ctx *ctx);
 bool fw_has_uplink(const struct fw_network *net);
+bool fw_ifname_ok(const char *name);
 void fw_subnet_of(const struct fw_prefix *p, bool host, struct fw_subnet *s);
+bool fw_subnet_contains(const struct fw_subnet *a, const struct fw_subnet *b);
+bool fw_subnet_end(const struct fw_subnet *s, uint8_t *out);
 bool fw_prefix_redundant(const struct fw_network *net, size_t i);
 void fw_chain_name(char *buf, const struct fw_network *net,
 		   const char *suffix);
+/* Objects of table ctx->family netd, appended to ctx->plan. */
+int fw_build_tables(struct fw_ctx *ctx);
+int fw_add_chain(struct fw_ctx *ctx, const char *name,
+		 const struct fw_base_chain *base);
+int fw_add_set(struct fw_ctx *ctx, const struct fw_set_def *def, uint32_t id);
+/* Element KEY [: jump JUMP], FLAGS e.g. NFT_SET_ELEM_INTERVAL_END, in a
+ * NEWSETELEM message; fw_elem_del() in a DELSETELEM message. */
+int fw_elem_add(struct fw_ctx *ctx, const char *set, const void *key,
+		uint32_t len, uint32_t flags, const char *jump);
+int fw_elem_del(struct fw_ctx *ctx, const char *set, const void *key,
+		uint32_t len);
 
 /* fw-rules.c: the rules */
 int fw_build_base_rules(struct fw_ctx *ctx);
@@ -152,6 +208,9 @@ struct fw_rule {
 	int err;
 };
 
+/* Hand a rule to ctx->plan, numbered within its chain. */
+int fw_rule_finish(struct fw_ctx *ctx, struct fw_rule *r);
+
 void fw_rule_init(struct fw_rule *r, uint16_t family, const char *table,
 		  const char *chain);
 void fw_expr_meta_load(struct fw_rule *r, uint32_t key, uint32_t dreg);
@@ -166,6 +225,9 @@ void fw_expr_bitwise_mask(struct fw_rule *r, uint32_t reg, const void *mask,
 			  uint32_t len);
 void fw_expr_lookup(struct fw_rule *r, uint32_t sreg, const char *set,
 		    bool verdict_map);
+void fw_expr_lookup_inv(struct fw_rule *r, uint32_t sreg, const char *set);
+void fw_expr_counter(struct fw_rule *r);
+void fw_rule_comment(struct fw_rule *r, const char *comment);
 void fw_expr_verdict(struct fw_rule *r, int verdict, const char *chain);
 void fw_expr_immediate(struct fw_rule *r, uint32_t dreg, const void *data,
 		       uint32_t len);

@@ -36,7 +36,7 @@ static void fw_rule_start(struct fw_rule *r, const char *chain)
 
 /* Hand the rule to the plan, numbered within its chain (a chain's rules
  * are built one after the other). */
-static int fw_rule_finish(struct fw_ctx *ctx, struct fw_rule *r)
+int fw_rule_finish(struct fw_ctx *ctx, struct fw_rule *r)
 {
 	const char *chain;
 	int ret;

@@ -363,6 +363,42 @@ int fw_sync(struct fw *fw, const struct fw_network *nets, size_t n)
 	return ret;
 }
 
+int fw_guard_sync(struct fw *fw, const struct fw_guard *g, size_t n,
+		  const struct fw_prefix *v6, size_t n_v6)
+{
+	struct fw_plan *plan = NULL;
+	int ret;
+
+	fw->errmsg[0] = '\0';
+	ret = fw_plan_guard_sync(g, n, v6, n_v6, &plan, fw->errmsg,
+				 sizeof(fw->errmsg));
+	if (ret < 0)
+		return ret;
+	ret = fw_send_plan(fw, plan);
+	fw_plan_free(plan);
+	return ret;
+}
+
+int fw_guard_set(struct fw *fw, const struct fw_guard *old,
+		 const struct fw_guard *new)
+{
+	struct fw_plan *plan = NULL;
+	int ret;
+
+	fw->errmsg[0] = '\0';
+	ret = fw_plan_guard_set(old, new, &plan, fw->errmsg,
+				sizeof(fw->errmsg));
+	if (ret < 0)
+		return ret;
+	ret = fw_send_plan(fw, plan);
+	fw_plan_free(plan);
+	/* the elements' add-before-delete rules out a missing element */
+	if (ret == -ENOENT)
+		fw_errmsg_add(fw, "table bridge %s or one of its sets is "
+			      "missing", FW_TABLE);
+	return ret;
+}
+
 struct fw_get_ctx {
 	uint32_t seq;
 	bool answered;

@@ -9,6 +9,11 @@
  * transaction (add table; delete table; add table and its content), so a
  * packet sees either the old ruleset or the new one, never a mix.
  *
+ * Guest ports of netd bridges are protected against spoofing in a second
+ * table, `table bridge netd` (fw_guard_sync(), fw_guard_set()): a fixed
+ * ruleset whose sets are keyed by port name, so ports come and go as set
+ * elements and a packet's cost does not depend on the number of ports.
+ *
  * Returns 0 or a negative errno; fw_errmsg() carries the kernel's extended
  * ack text (or a description of which object failed) until the next call.
  * The library never logs.
@@ -60,6 +65,19 @@ struct fw_network {
 	size_t n_forwards;
 };
 
+/* A guest port under protection: it may send only from mac, and IPv4 only
+ * from ip4 once that is known (has_ip4); before that only DHCP requests
+ * from 0.0.0.0 and ARP probes.  IPv6 only from the prefixes given to
+ * fw_guard_sync() and link-local/unspecified addresses.  Never DHCP or
+ * DHCPv6 server traffic, IPv6 router advertisements or redirects, or
+ * VLAN-tagged frames. */
+struct fw_guard {
+	const char *ifname;	/* the bridge port (TAP), 1 to 15 characters */
+	uint8_t mac[6];		/* unicast, not all zero */
+	bool has_ip4;
+	struct in_addr ip4;	/* when has_ip4: a unicast address */
+};
+
 struct fw;
 
 int fw_open(struct fw **ret);
@@ -74,6 +92,21 @@ int fw_remove(struct fw *fw);
 
 /* 1 if table inet netd exists, 0 if not, negative errno on failure. */
 int fw_table_exists(struct fw *fw);
+
+/* Replace table bridge netd, atomically (add; delete; add + content), with
+ * guards for exactly these ports and these IPv6 prefixes allowed as
+ * sources (their subnets; AF_INET entries are skipped, so a network's
+ * prefix list can be passed as it is).  n may be 0: the table with empty
+ * sets.  Two guards for one port: -EEXIST. */
+int fw_guard_sync(struct fw *fw, const struct fw_guard *g, size_t n,
+		  const struct fw_prefix *v6, size_t n_v6);
+
+/* Change one port in one batch of element operations: old NULL adds new;
+ * new NULL removes old; both replace old with new (e.g. its IPv4 became
+ * known).  Removing elements that are not there is not an error.
+ * -ENOENT: table bridge netd (or one of its sets) is missing; resync. */
+int fw_guard_set(struct fw *fw, const struct fw_guard *old,
+		 const struct fw_guard *new);
 
 /*
  * Watching the ruleset (fw-monitor.c).  fw_monitor_read() drains the

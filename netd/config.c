@@ -555,6 +555,16 @@ static void key_mtu(struct parse_ctx *ctx, char *v)
 		ctx->c->mtu = (unsigned int)n;
 }
 
+static void key_antispoofing(struct parse_ctx *ctx, char *v)
+{
+	int b = parse_bool(v);
+
+	if (b < 0)
+		BAD(ctx, "AntiSpoofing=%s: must be yes or no", v);
+	else
+		ctx->c->antispoofing = b;
+}
+
 static void key_autostart(struct parse_ctx *ctx, char *v)
 {
 	int b = parse_bool(v);
@@ -826,6 +836,7 @@ static const struct key_def keys[] = {
 	{ SEC_NETWORK, "Uplink", key_uplink, false },
 	{ SEC_NETWORK, "MTU", key_mtu, false },
 	{ SEC_NETWORK, "AutoStart", key_autostart, false },
+	{ SEC_NETWORK, "AntiSpoofing", key_antispoofing, false },
 	{ SEC_DHCP, "Enable", key_dhcp_enable, false },
 	{ SEC_DHCP, "Range", key_range, false },
 	{ SEC_DHCP, "LeaseTime", key_lease_time, false },
@@ -1062,6 +1073,7 @@ int config_parse_buffer(const char *path, const char *text, size_t len, struct d
 		return -ENOMEM;
 	c->valid = true;
 	c->autostart = true;
+	c->antispoofing = true;
 	c->lease_time = 3600;
 	c->mode = NET_MODE_NAT;
 	snprintf(c->path, sizeof(c->path), "%s", path);
@@ -1336,7 +1348,7 @@ int config_default_network(const struct host_view *host, struct net_config **ret
 	c->mode = NET_MODE_NAT;
 	c->addrs[0] = p;
 	c->n_addrs = 1;
-	c->autostart = c->dhcp = c->dns = c->valid = true;
+	c->autostart = c->dhcp = c->dns = c->valid = c->antispoofing = true;
 	c->lease_time = 3600;
 	default_range(c, &p);
 	*ret = c;
@@ -1363,6 +1375,7 @@ bool net_config_equal(const struct net_config *a, const struct net_config *b)
 {
 	if (strcmp(a->name, b->name) || a->mode != b->mode || strcmp(a->bridge, b->bridge) ||
 	    strcmp(a->uplink, b->uplink) || a->mtu != b->mtu || a->autostart != b->autostart ||
+	    a->antispoofing != b->antispoofing ||
 	    a->n_addrs != b->n_addrs)
 		return false;
 	for (size_t i = 0; i < a->n_addrs; i++)

@@ -82,6 +82,7 @@ struct net_config {
 	int uplink_line;
 	unsigned int mtu;	/* 0: kernel default */
 	bool autostart;
+	bool antispoofing;	/* guard ports: own MAC/IP only, no DHCP server or RA */
 
 	bool dhcp;
 	struct ipaddr range_start, range_end;	/* family 0: none given */

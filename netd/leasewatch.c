@@ -17,6 +17,7 @@
 #include "netd/control.h"
 #include "netd/log.h"
 #include "netd/netd.h"
+#include "netd/ports.h"
 
 json_object *lease_to_json(const struct network *n, const struct dhcp_lease *l);
 
@@ -73,6 +74,7 @@ void network_read_leases(struct network *n, bool announce)
 	free(n->leases);
 	n->leases = fresh;
 	n->n_leases = n_fresh;
+	guard_network(d, n->cfg->name);
 	netd_arm_timer(d);
 }
 
@@ -89,6 +91,7 @@ void network_expire_leases(struct network *n)
 			n->leases[kept++] = n->leases[i];
 	}
 	n->n_leases = kept;
+	guard_network(n->netd, n->cfg->name);
 }
 
 /* Earliest lease expiry of any network, in epoch seconds; 0 if none. */

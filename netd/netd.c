@@ -925,6 +925,7 @@ static void handle_fwmon(struct netd *d)
 	log_warn(NULL, "table inet %s was changed by another process: restoring it", FW_TABLE);
 	d->fw_repairs++;
 	netd_firewall_sync(d);
+	guard_sync_all(d);
 }
 
 static int fwmon_init(struct netd *d)
@@ -939,8 +940,14 @@ static int fwmon_init(struct netd *d)
 
 int netd_reload(struct netd *d, json_object *outcome)
 {
+	int r;
+
 	log_info(NULL, "reloading the configuration");
-	return load_and_apply(d, false, outcome);
+	r = load_and_apply(d, false, outcome);
+	/* Reservations, AntiSpoofing= and IPv6 prefixes may have changed. */
+	if (d->mon)
+		guard_sync_all(d);
+	return r;
 }
 
 static int run_loop(struct netd *d)

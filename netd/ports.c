@@ -168,8 +168,10 @@ struct port *port_add(struct netd *d, const struct port *tmpl)
 	d->n_ports++;
 	if (n)
 		n->n_ports++;
+	p->guarded = false;
 	log_info(p->network, "port %s (%s, uid %u) added", p->ifname, port_kind_to_string(p->kind),
 		 (unsigned)p->owner);
+	guard_port(d, p);
 	control_broadcast(d, "port.added", port_event(d, p));
 	return p;
 }
@@ -183,6 +185,7 @@ void port_forget(struct netd *d, struct port *p, const char *why)
 		pp = &(*pp)->next;
 	if (!*pp)
 		return;
+	guard_forget(d, p);
 	*pp = p->next;
 	d->n_ports--;
 	if (n && n->n_ports)
@@ -367,6 +370,23 @@ static int ports_resync(struct netd *d)
 	return 0;
 }
 
+/* The bridge learned a MAC on a port: the first one is the guest's. */
+static int on_fdb_event(const struct rtnl_fdb *f, bool removed, void *data)
+{
+	struct netd *d = data;
+	struct port *p = port_find(d, f->ifindex);
+
+	if (removed || !p || p->has_mac || (f->state & NUD_PERMANENT) || (f->mac[0] & 1))
+		return 0;
+	memcpy(p->mac, f->mac, 6);
+	p->has_mac = true;
+	p->mac_learned = true;
+	log_info(p->network, "port %s: guest MAC %02x:%02x:%02x:%02x:%02x:%02x learned", p->ifname,
+		 f->mac[0], f->mac[1], f->mac[2], f->mac[3], f->mac[4], f->mac[5]);
+	guard_port(d, p);
+	return 0;
+}
+
 void ports_monitor_event(struct netd *d)
 {
 	int r = rtnl_monitor_read(d->mon, on_link_event, d);
@@ -387,11 +407,18 @@ int ports_init(struct netd *d)
 	if (r < 0)
 		return r;
 	d->mon_source = (struct source){ .kind = SOURCE_MONITOR };
+	r = rtnl_monitor_watch_fdb(d->mon, on_fdb_event);
+	if (r < 0)
+		return r;
 	r = netd_watch(d, rtnl_monitor_fd(d->mon), &d->mon_source);
 	if (r < 0)
 		return r;
 	/* After the monitor is open, so nothing falls between dump and events. */
-	return ports_resync(d);
+	r = ports_resync(d);
+	if (r < 0)
+		return r;
+	ports_learn_macs(d);
+	return guard_sync_all(d);
 }
 
 void ports_free(struct netd *d)

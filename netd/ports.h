@@ -17,6 +17,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 #include <net/if.h>
+#include <netinet/in.h>
 
 #include <json-c/json.h>
 
@@ -43,6 +44,11 @@ struct port {
 	bool has_mac;
 	bool mac_learned;	/* from the bridge's FDB, not given by the launcher */
 	bool up;		/* IFF_UP */
+	/* what table bridge netd holds for it (guard.c) */
+	bool guarded;
+	bool guard_has_ip4;
+	uint8_t guard_mac[6];
+	struct in_addr guard_ip4;
 };
 
 const char *port_kind_to_string(enum port_kind k);
@@ -72,6 +78,12 @@ void ports_free(struct netd *d);
 json_object *port_to_json(struct netd *d, const struct port *p);
 /* Fill in guest MACs nobody told us from the bridges' FDB (one dump). */
 void ports_learn_macs(struct netd *d);
+
+/* guard.c: per-port protection in table bridge netd */
+int guard_sync_all(struct netd *d);
+void guard_port(struct netd *d, struct port *p);
+void guard_forget(struct netd *d, struct port *p);
+void guard_network(struct netd *d, const char *network);
 
 /* Iterate: for (p = ports_first(d, &i); p; p = ports_next(d, p, &i)) */
 struct port *ports_first(struct netd *d, size_t *iter);

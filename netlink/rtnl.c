@@ -662,7 +662,7 @@ static int fdb_parse(const struct nlmsghdr *nlh, void *item)
 	struct fdb_attrs a = { 0 };
 	struct rtnl_fdb *f = item;
 
-	if (nlh->nlmsg_type != RTM_NEWNEIGH)
+	if (nlh->nlmsg_type != RTM_NEWNEIGH && nlh->nlmsg_type != RTM_DELNEIGH)
 		return 0;
 	if (mnl_nlmsg_get_payload_len(nlh) < sizeof(*ndm))
 		return -EPROTO;
@@ -1165,6 +1165,7 @@ int rtnl_tap_create(struct rtnl *rt, const struct rtnl_tap_opts *opts,
 struct rtnl_monitor {
 	int fd;
 	char *buf;		/* RTNL_RECV_SIZE bytes */
+	rtnl_fdb_event_cb fdb_cb;	/* NULL: link events only */
 };
 
 /*
@@ -1228,6 +1229,16 @@ int rtnl_monitor_fd(const struct rtnl_monitor *m)
 	return m ? m->fd : -EBADF;
 }
 
+int rtnl_monitor_watch_fdb(struct rtnl_monitor *m, rtnl_fdb_event_cb cb)
+{
+	int group = RTNLGRP_NEIGH;
+
+	if (setsockopt(m->fd, SOL_NETLINK, NETLINK_ADD_MEMBERSHIP, &group, sizeof(group)) < 0)
+		return -errno;
+	m->fdb_cb = cb;
+	return 0;
+}
+
 struct rtnl_monitor *rtnl_monitor_close(struct rtnl_monitor *m)
 {
 	if (!m)
@@ -1288,15 +1299,30 @@ static int monitor_parse(const struct nlmsghdr *nlh, struct rtnl_link *l)
  * The events of one datagram (the kernel sends each notification in a
  * datagram of its own).  One that cannot be parsed is an event lost.
  */
-static int monitor_dispatch(const char *buf, int len, rtnl_monitor_cb cb,
-			    void *data, bool *lost)
+static int monitor_dispatch(const struct rtnl_monitor *m, const char *buf, int len,
+			    rtnl_monitor_cb cb, void *data, bool *lost)
 {
 	const struct nlmsghdr *nlh;
 	struct rtnl_link l;
+	struct rtnl_fdb f;
 	int r;
 
 	for (nlh = (const struct nlmsghdr *)buf; mnl_nlmsg_ok(nlh, len);
 	     nlh = mnl_nlmsg_next(nlh, &len)) {
+		if (nlh->nlmsg_type == RTM_NEWNEIGH || nlh->nlmsg_type == RTM_DELNEIGH) {
+			bool del = nlh->nlmsg_type == RTM_DELNEIGH;
+
+			if (!m->fdb_cb)
+				continue;
+			r = fdb_parse(nlh, &f);
+			if (r < 0) {
+				*lost = true;
+				return 0;
+			}
+			if (r > 0 && (r = m->fdb_cb(&f, del, data)) < 0)
+				return r;
+			continue;
+		}
 		r = monitor_parse(nlh, &l);
 		if (r < 0) {
 			*lost = true;
@@ -1336,7 +1362,7 @@ int rtnl_monitor_read(struct rtnl_monitor *m, rtnl_monitor_cb cb, void *data)
 			return lost ? -ENOBUFS : (int)n;
 		if (n == 0 || lost)
 			continue;
-		r = monitor_dispatch(m->buf, (int)n, cb, data, &lost);
+		r = monitor_dispatch(m, m->buf, (int)n, cb, data, &lost);
 		if (r < 0)
 			return r;
 	}

@@ -192,6 +192,12 @@ typedef int (*rtnl_monitor_cb)(const struct rtnl_link *link, bool removed,
 int rtnl_monitor_open(struct rtnl_monitor **ret);
 int rtnl_monitor_fd(const struct rtnl_monitor *m);
 int rtnl_monitor_read(struct rtnl_monitor *m, rtnl_monitor_cb cb, void *data);
-struct rtnl_monitor *rtnl_monitor_close(struct rtnl_monitor *m);	/* NULL-safe */
+struct rtnl_monitor *rtnl_monitor_close(struct rtnl_monitor *m);
+/*
+ * Also report bridge FDB changes (RTNLGRP_NEIGH, AF_BRIDGE entries only) to
+ * cb from rtnl_monitor_read(): a MAC learned on, or forgotten from, a port.
+ */
+typedef int (*rtnl_fdb_event_cb)(const struct rtnl_fdb *fdb, bool removed, void *data);
+int rtnl_monitor_watch_fdb(struct rtnl_monitor *m, rtnl_fdb_event_cb cb);	/* NULL-safe */
 
 #endif

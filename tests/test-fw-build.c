@@ -6,7 +6,10 @@
  * (rules through nftnl_rule_snprintf) and compares the text with golden
  * files in tests/data/fw/; checks structure (rule counts per chain, map
  * elements, object order, constant dispatch whatever the number of
- * networks), caller errors, and the encoded netlink batch.
+ * networks), caller errors, and the encoded netlink batch.  The same for
+ * table bridge netd (port protection): the whole table for 0 and 2 ports,
+ * the element batches of fw_guard_set() for add, replace and remove, and
+ * a rule count that does not depend on the number of ports.
  *
  * FW_UPDATE_GOLDEN=1 rewrites the golden files instead of comparing.
  */
@@ -114,7 +117,18 @@ static void render_key(FILE *f, const char *set, const uint8_t *key,
 	char buf[INET6_ADDRSTRLEN];
 	uint16_t port;
 
-	if (strcmp(set, FW_MAP_MASQ4) == 0 && len == 4) {
+	if (strcmp(set, FW_SET_PORT_MAC) == 0 && len == 24) {
+		fprintf(f, "\"%.*s\" . %02x:%02x:%02x:%02x:%02x:%02x%s",
+			(int)strnlen((const char *)key, 16), (const char *)key,
+			key[16], key[17], key[18], key[19], key[20], key[21],
+			key[22] || key[23] ? " (padding not zero)" : "");
+	} else if (strcmp(set, FW_SET_PORT_IP4) == 0 && len == 20) {
+		fprintf(f, "\"%.*s\" . %s", (int)strnlen((const char *)key, 16),
+			(const char *)key,
+			inet_ntop(AF_INET, key + 16, buf, sizeof(buf)));
+	} else if (strcmp(set, FW_SET_ALLOW6) == 0 && len == 16) {
+		fprintf(f, "%s", inet_ntop(AF_INET6, key, buf, sizeof(buf)));
+	} else if (strcmp(set, FW_MAP_MASQ4) == 0 && len == 4) {
 		fprintf(f, "%s", inet_ntop(AF_INET, key, buf, sizeof(buf)));
 	} else if (strcmp(set, FW_MAP_MASQ6) == 0 && len == 16) {
 		fprintf(f, "%s", inet_ntop(AF_INET6, key, buf, sizeof(buf)));
@@ -184,6 +198,9 @@ static void render_rule(FILE *f, const struct fw_msg *m)
 	body = strchr(buf, '\n');	/* skip "inet netd CHAIN" */
 	fprintf(f, "rule %s #%u%s", nftnl_rule_get_str(m->rule,
 		NFTNL_RULE_CHAIN), m->index, body ? body : "\n");
+	/* libnftnl ends the text without a newline after user data */
+	if (buf[0] && buf[strlen(buf) - 1] != '\n')
+		fprintf(f, "\n");
 }
 
 static void render_msg(FILE *f, const struct fw_msg *m)
@@ -193,12 +210,14 @@ static void render_msg(FILE *f, const struct fw_msg *m)
 	switch (m->type) {
 	case FW_MSG_NEWTABLE:
 	case FW_MSG_DELTABLE:
-	case FW_MSG_NEWSETELEM: {
+	case FW_MSG_NEWSETELEM:
+	case FW_MSG_DELSETELEM: {
 		char what[128];
 
 		fw_msg_describe(m, what, sizeof(what));
 		fprintf(f, "%s\n", what);
-		if (m->type != FW_MSG_NEWSETELEM)
+		if (m->type != FW_MSG_NEWSETELEM &&
+		    m->type != FW_MSG_DELSETELEM)
 			break;
 		args[0] = f;
 		args[1] = (void *)nftnl_set_get_str(m->set, NFTNL_SET_NAME);
@@ -284,10 +303,11 @@ static void first_difference(const char *a, const char *b)
 	       (int)strcspn(la, "\n"), la);
 }
 
-static void check_golden(const char *name, const struct fw_plan *plan)
+/* Compare got (freed here) with tests/data/fw/NAME.txt. */
+static void check_golden_text(const char *name, char *got)
 {
 	char path[PATH_MAX + 64];
-	char *got = render_plan(plan), *want;
+	char *want;
 	FILE *f;
 
 	golden_path(path, sizeof(path), name);
@@ -309,6 +329,11 @@ static void check_golden(const char *name, const struct fw_plan *plan)
 	}
 	free(want);
 	free(got);
+}
+
+static void check_golden(const char *name, const struct fw_plan *plan)
+{
+	check_golden_text(name, render_plan(plan));
 }
 
 /* ---- plan queries ---- */
@@ -815,6 +840,393 @@ static void test_remove_plan(void)
 	fw_plan_free(plan);
 }
 
+/* ---- table bridge netd: port protection ---- */
+
+static struct fw_guard guard(const char *ifname, uint8_t last, const char *ip4)
+{
+	struct fw_guard g = { .ifname = ifname,
+			      .mac = { 0x02, 0, 0, 0, 0, last } };
+
+	if (ip4) {
+		g.has_ip4 = true;
+		if (inet_pton(AF_INET, ip4, &g.ip4) != 1)
+			abort();
+	}
+	return g;
+}
+
+static struct fw_plan *build_guard(const char *name, const struct fw_guard *g,
+				   size_t n, const struct fw_prefix *v6,
+				   size_t n_v6)
+{
+	struct fw_plan *plan = NULL;
+	char err[FW_ERRMSG_MAX];
+	int ret = fw_plan_guard_sync(g, n, v6, n_v6, &plan, err, sizeof(err));
+
+	check(ret == 0, "%s: builds (%d %s)", name, ret, err);
+	if (ret < 0)
+		exit(1);
+	check_structure(name, plan);
+	return plan;
+}
+
+static struct fw_plan *build_guard_set(const char *name,
+				       const struct fw_guard *old,
+				       const struct fw_guard *new)
+{
+	struct fw_plan *plan = NULL;
+	char err[FW_ERRMSG_MAX];
+	int ret = fw_plan_guard_set(old, new, &plan, err, sizeof(err));
+
+	check(ret == 0, "%s: builds (%d %s)", name, ret, err);
+	if (ret < 0)
+		exit(1);
+	return plan;
+}
+
+/* Elements in messages of this type for set. */
+static size_t count_elems(const struct fw_plan *plan, enum fw_msg_type type,
+			  const char *set)
+{
+	struct elem_query q = { 0 };
+
+	for (size_t i = 0; i < plan->n; i++)
+		if (plan->msgs[i].type == type &&
+		    strcmp(nftnl_set_get_str(plan->msgs[i].set,
+					     NFTNL_SET_NAME), set) == 0)
+			nftnl_set_elem_foreach(plan->msgs[i].set, query_elem,
+					       &q);
+	return q.count;
+}
+
+/* Only the rules of a plan, rendered in order. */
+static char *render_rules(const struct fw_plan *plan)
+{
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+
+	if (!f)
+		abort();
+	for (size_t i = 0; i < plan->n; i++)
+		if (plan->msgs[i].type == FW_MSG_NEWRULE)
+			render_msg(f, &plan->msgs[i]);
+	fclose(f);
+	return text;
+}
+
+static bool plan_is_bridge(const struct fw_plan *plan)
+{
+	for (size_t i = 0; i < plan->n; i++) {
+		const struct fw_msg *m = &plan->msgs[i];
+		uint32_t family = NFPROTO_UNSPEC;
+
+		switch (m->type) {
+		case FW_MSG_NEWTABLE:
+		case FW_MSG_DELTABLE:
+			family = nftnl_table_get_u32(m->table,
+						     NFTNL_TABLE_FAMILY);
+			break;
+		case FW_MSG_NEWCHAIN:
+			family = nftnl_chain_get_u32(m->chain,
+						     NFTNL_CHAIN_FAMILY);
+			break;
+		case FW_MSG_NEWSET:
+		case FW_MSG_NEWSETELEM:
+		case FW_MSG_DELSETELEM:
+			family = nftnl_set_get_u32(m->set, NFTNL_SET_FAMILY);
+			break;
+		case FW_MSG_NEWRULE:
+			family = nftnl_rule_get_u32(m->rule,
+						    NFTNL_RULE_FAMILY);
+			break;
+		}
+		if (family != NFPROTO_BRIDGE)
+			return false;
+	}
+	return true;
+}
+
+static size_t guard_rules(const struct fw_plan *plan)
+{
+	return count_rules(plan, "prerouting") + count_rules(plan, "guard");
+}
+
+static void test_guard_empty(void)
+{
+	struct fw_plan *plan = build_guard("guard-empty", NULL, 0, NULL, 0);
+	char d[3][64] = { "", "", "" };
+
+	for (size_t i = 0; i < 3 && i < plan->n; i++)
+		fw_msg_describe(&plan->msgs[i], d[i], sizeof(d[i]));
+	check(!strcmp(d[0], "add table bridge netd") &&
+	      !strcmp(d[1], "delete table bridge netd") &&
+	      !strcmp(d[2], "add table bridge netd"),
+	      "guard-empty: add, delete, add table bridge netd");
+	check(plan_is_bridge(plan), "guard-empty: every object is in the "
+	      "bridge family");
+	check(count_type(plan, FW_MSG_NEWCHAIN) == 2 &&
+	      count_type(plan, FW_MSG_NEWSET) == 4,
+	      "guard-empty: 2 chains, 4 sets");
+	check(count_elems(plan, FW_MSG_NEWSETELEM, FW_SET_GUARDED) == 0 &&
+	      count_elems(plan, FW_MSG_NEWSETELEM, FW_SET_PORT_MAC) == 0 &&
+	      count_elems(plan, FW_MSG_NEWSETELEM, FW_SET_PORT_IP4) == 0,
+	      "guard-empty: no port elements");
+	check(count_elems(plan, FW_MSG_NEWSETELEM, FW_SET_ALLOW6) == 4,
+	      "guard-empty: allow6 holds :: and fe80::/10 (2 intervals)");
+	check(count_rules(plan, "prerouting") == 1 &&
+	      count_rules(plan, "guard") == 15,
+	      "guard-empty: 1 dispatch rule, 15 guard rules");
+	check_golden("guard-empty", plan);
+	fw_plan_free(plan);
+}
+
+static void test_guard_two(void)
+{
+	struct fw_guard g[] = { guard("vnet0", 0x10, "10.99.0.10"),
+				guard("vnet1", 0x11, NULL) };
+	struct fw_prefix v6[] = { pfx(AF_INET, "10.99.0.1", 24),
+				  pfx(AF_INET6, "fd00:99::1", 64),
+				  pfx(AF_INET6, "fe80::1", 64),
+				  pfx(AF_INET6, "fd00:99:0:1::1", 64) };
+	struct fw_plan *plan = build_guard("guard-two", g, 2, v6, 4);
+	uint8_t mac_key[24] = "vnet0", ip_key[20] = "vnet1";
+	uint8_t ll[16] = { 0xfe, 0x80 }, sub[16] = { 0xfd, 0, 0, 0x99 };
+
+	mac_key[16] = 0x02;
+	mac_key[21] = 0x10;
+	check(ifname_elem(plan, FW_SET_GUARDED, "vnet1").found &&
+	      ifname_elem(plan, FW_SET_GUARDED, "x").count == 2,
+	      "guard-two: guarded holds both ports");
+	check(elems(plan, FW_SET_PORT_MAC, mac_key, 24).found &&
+	      count_elems(plan, FW_MSG_NEWSETELEM, FW_SET_PORT_MAC) == 2,
+	      "guard-two: port_mac has \"vnet0\" . 02:00:00:00:00:10");
+	check(count_elems(plan, FW_MSG_NEWSETELEM, FW_SET_PORT_IP4) == 1 &&
+	      !elems(plan, FW_SET_PORT_IP4, ip_key, 20).found,
+	      "guard-two: port_ip4 has vnet0 only (vnet1 has no lease)");
+	check(elems(plan, FW_SET_ALLOW6, ll, 16).found &&
+	      elems(plan, FW_SET_ALLOW6, sub, 16).found &&
+	      count_elems(plan, FW_MSG_NEWSETELEM, FW_SET_ALLOW6) == 8,
+	      "guard-two: allow6 is ::, fd00:99::/64, fd00:99:0:1::/64 and "
+	      "fe80::/10 (fe80::/64 inside it, the IPv4 prefix skipped)");
+	check_golden("guard-two", plan);
+	fw_plan_free(plan);
+}
+
+/* A prefix inside another one given after it: one interval. */
+static void test_guard_nested(void)
+{
+	struct fw_prefix v6[] = { pfx(AF_INET6, "fd00:aa:0:5::1", 64),
+				  pfx(AF_INET6, "fd00:aa::1", 48),
+				  pfx(AF_INET6, "fd00:aa:0:6::1", 64),
+				  pfx(AF_INET6, "::", 0) };
+	struct fw_plan *plan = build_guard("nested", NULL, 0, v6, 3);
+	uint8_t start[16] = { 0xfd, 0, 0, 0xaa };
+
+	check(elems(plan, FW_SET_ALLOW6, start, 16).found &&
+	      count_elems(plan, FW_MSG_NEWSETELEM, FW_SET_ALLOW6) == 6,
+	      "nested: two /64 inside a /48 give one interval");
+	fw_plan_free(plan);
+	plan = build_guard("everything", NULL, 0, v6, 4);
+	check(count_elems(plan, FW_MSG_NEWSETELEM, FW_SET_ALLOW6) == 1,
+	      "everything: ::/0 is one start element and covers the rest");
+	fw_plan_free(plan);
+}
+
+/* Neither a packet's path nor the ruleset grows with the ports. */
+static void test_guard_scaling(void)
+{
+	static struct fw_guard many[500];
+	static char names[500][16];
+	struct fw_plan *one, *lots;
+	char *r1, *r500;
+
+	for (size_t i = 0; i < 500; i++) {
+		snprintf(names[i], sizeof(names[i]), "vnet%zu", i);
+		many[i] = guard(names[i], (uint8_t)i, NULL);
+		many[i].mac[4] = (uint8_t)(i >> 8);
+		many[i].has_ip4 = i % 2 == 0;
+		many[i].ip4.s_addr = htonl(0x0a630000 | (uint32_t)(i + 2));
+	}
+	one = build_guard("guard-one", many, 1, NULL, 0);
+	lots = build_guard("guard-500", many, 500, NULL, 0);
+	r1 = render_rules(one);
+	r500 = render_rules(lots);
+	check(guard_rules(one) == 16 && guard_rules(lots) == 16 &&
+	      strcmp(r1, r500) == 0,
+	      "guard-500: the same 16 rules for 500 ports as for 1");
+	check(count_elems(lots, FW_MSG_NEWSETELEM, FW_SET_GUARDED) == 500 &&
+	      count_elems(lots, FW_MSG_NEWSETELEM, FW_SET_PORT_MAC) == 500 &&
+	      count_elems(lots, FW_MSG_NEWSETELEM, FW_SET_PORT_IP4) == 250,
+	      "guard-500: 500 ports, 500 MACs, 250 known IPv4 addresses");
+	check(count_type(lots, FW_MSG_NEWSETELEM) == 16 + 16 + 8 + 1,
+	      "guard-500: elements split in messages of at most %d",
+	      FW_ELEMS_PER_MSG);
+	free(r1);
+	free(r500);
+	fw_plan_free(one);
+	fw_plan_free(lots);
+}
+
+static void append_plan(FILE *f, const char *title, const struct fw_plan *plan)
+{
+	char *text = render_plan(plan);
+
+	fprintf(f, "# %s\n%s", title, text);
+	free(text);
+}
+
+static void golden_guard_set(const struct fw_plan *add,
+			     const struct fw_plan *learn,
+			     const struct fw_plan *change,
+			     const struct fw_plan *del)
+{
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+
+	if (!f)
+		abort();
+	append_plan(f, "add vnet0 (no lease yet)", add);
+	append_plan(f, "vnet0 got 10.99.0.10", learn);
+	append_plan(f, "vnet0 changed MAC and address", change);
+	append_plan(f, "remove vnet0", del);
+	fclose(f);
+	check_golden_text("guard-set", text);
+}
+
+/* fw_guard_set(): element operations only; what leaves is added first
+ * (a no-op if it is there) so that deleting it cannot fail. */
+static void test_guard_set(void)
+{
+	struct fw_guard fresh = guard("vnet0", 0x10, NULL);
+	struct fw_guard leased = guard("vnet0", 0x10, "10.99.0.10");
+	struct fw_guard moved = guard("vnet0", 0x20, "10.99.0.20");
+	struct fw_plan *add, *learn, *change, *del;
+
+	add = build_guard_set("set add", NULL, &fresh);
+	learn = build_guard_set("set learn ip", &fresh, &leased);
+	change = build_guard_set("set change", &leased, &moved);
+	del = build_guard_set("set remove", &leased, NULL);
+	check(add->n == 2 && count_type(add, FW_MSG_NEWSETELEM) == 2 &&
+	      count_elems(add, FW_MSG_NEWSETELEM, FW_SET_GUARDED) == 1 &&
+	      count_elems(add, FW_MSG_NEWSETELEM, FW_SET_PORT_MAC) == 1,
+	      "set add: one element in guarded and one in port_mac");
+	check(learn->n == 3 && count_type(learn, FW_MSG_DELSETELEM) == 0 &&
+	      count_elems(learn, FW_MSG_NEWSETELEM, FW_SET_PORT_IP4) == 1,
+	      "set learn ip: adds \"vnet0\" . 10.99.0.10, deletes nothing");
+	check(count_elems(change, FW_MSG_NEWSETELEM, FW_SET_PORT_MAC) == 2 &&
+	      count_elems(change, FW_MSG_DELSETELEM, FW_SET_PORT_MAC) == 1 &&
+	      count_elems(change, FW_MSG_DELSETELEM, FW_SET_PORT_IP4) == 1 &&
+	      count_elems(change, FW_MSG_DELSETELEM, FW_SET_GUARDED) == 0,
+	      "set change: old MAC and IPv4 added then deleted, the port "
+	      "stays guarded");
+	check(count_type(del, FW_MSG_NEWSETELEM) == 3 &&
+	      count_type(del, FW_MSG_DELSETELEM) == 3 &&
+	      del->msgs[3].type == FW_MSG_DELSETELEM &&
+	      del->msgs[2].type == FW_MSG_NEWSETELEM,
+	      "set remove: three adds, then three deletes");
+	check(plan_is_bridge(add) && plan_is_bridge(learn) &&
+	      plan_is_bridge(change) && plan_is_bridge(del) &&
+	      count_type(del, FW_MSG_NEWRULE) == 0 &&
+	      count_type(del, FW_MSG_NEWTABLE) == 0,
+	      "set: element messages of table bridge netd only");
+	golden_guard_set(add, learn, change, del);
+	fw_plan_free(add);
+	fw_plan_free(learn);
+	fw_plan_free(change);
+	fw_plan_free(del);
+}
+
+static void expect_guard_error(const char *what, const struct fw_guard *g,
+			       size_t n, const struct fw_prefix *v6,
+			       size_t n_v6, int want, const char *needle)
+{
+	struct fw_plan *plan = NULL;
+	char err[FW_ERRMSG_MAX];
+	int ret = fw_plan_guard_sync(g, n, v6, n_v6, &plan, err, sizeof(err));
+
+	check(ret == want && plan == NULL && strstr(err, needle),
+	      "%s: %d \"%s\"", what, ret, err);
+	fw_plan_free(plan);
+}
+
+static void test_guard_errors(void)
+{
+	struct fw_guard g[2] = { guard("vnet0", 0x10, NULL),
+				 guard("vnet0", 0x11, NULL) };
+	struct fw_prefix bad6 = pfx(AF_INET6, "fd00::1", 64);
+	struct fw_plan *plan = NULL;
+	char err[FW_ERRMSG_MAX];
+	int ret;
+
+	expect_guard_error("port twice", g, 2, NULL, 0, -EEXIST, "vnet0");
+	g[1].ifname = "vnet-0123456789";
+	fw_plan_free(build_guard("15-character port name", g, 2, NULL, 0));
+	g[1].ifname = "vnet-0123456789a";
+	expect_guard_error("16-character port name", g, 2, NULL, 0, -EINVAL,
+			   "vnet-0123456789a");
+	g[1].ifname = "";
+	expect_guard_error("empty port name", g, 2, NULL, 0, -EINVAL, "name");
+	g[1] = guard("vnet1", 0x11, NULL);
+	g[1].mac[0] = 0x03;
+	expect_guard_error("multicast MAC", g, 2, NULL, 0, -EINVAL, "unicast");
+	memset(g[1].mac, 0, sizeof(g[1].mac));
+	expect_guard_error("zero MAC", g, 2, NULL, 0, -EINVAL, "vnet1");
+	g[1] = guard("vnet1", 0x11, "0.0.0.0");
+	expect_guard_error("IPv4 0.0.0.0", g, 2, NULL, 0, -EINVAL, "IPv4");
+	g[1] = guard("vnet1", 0x11, "224.0.0.5");
+	expect_guard_error("multicast IPv4", g, 2, NULL, 0, -EINVAL, "IPv4");
+	bad6.len = 129;
+	expect_guard_error("IPv6 prefix /129", g, 1, &bad6, 1, -EINVAL,
+			   "prefix");
+	bad6 = (struct fw_prefix){ .family = AF_UNIX, .len = 8 };
+	expect_guard_error("prefix of family AF_UNIX", g, 1, &bad6, 1, -EINVAL,
+			   "prefix");
+	ret = fw_plan_guard_set(NULL, NULL, &plan, err, sizeof(err));
+	check(ret == -EINVAL && plan == NULL, "set with neither port: %d "
+	      "\"%s\"", ret, err);
+	ret = fw_plan_guard_set(&g[1], NULL, &plan, err, sizeof(err));
+	check(ret == -EINVAL && plan == NULL, "set remove with an invalid "
+	      "old port: %d \"%s\"", ret, err);
+}
+
+/* The DELSETELEM messages of a batch: right type, family, no create. */
+static void test_guard_encode(void)
+{
+	struct fw_guard leased = guard("vnet0", 0x10, "10.99.0.10");
+	struct fw_plan *plan = build_guard_set("encode remove", &leased, NULL);
+	const struct nlmsghdr *nlh;
+	struct fw_buf buf;
+	size_t i = 0, dels = 0;
+	bool ok = true;
+	int len;
+
+	check(fw_plan_encode(plan, 50, &buf) == 0, "encode remove: encodes");
+	nlh = (const void *)buf.data;
+	len = (int)buf.len;
+	for (; mnl_nlmsg_ok(nlh, len); nlh = mnl_nlmsg_next(nlh, &len), i++) {
+		const struct nfgenmsg *g = mnl_nlmsg_get_payload(nlh);
+
+		if (i == 0 || i == plan->n + 1)
+			continue;
+		ok = ok && g->nfgen_family == NFPROTO_BRIDGE;
+		if (plan->msgs[i - 1].type != FW_MSG_DELSETELEM) {
+			ok = ok && NFNL_MSG_TYPE(nlh->nlmsg_type) ==
+				   NFT_MSG_NEWSETELEM;
+			continue;
+		}
+		dels++;
+		ok = ok && NFNL_MSG_TYPE(nlh->nlmsg_type) ==
+			   NFT_MSG_DELSETELEM &&
+		     !(nlh->nlmsg_flags & NLM_F_CREATE);
+	}
+	check(ok && dels == 3 && i == plan->n + 2,
+	      "encode remove: 3 NEWSETELEM then 3 DELSETELEM, family bridge");
+	fw_buf_release(&buf);
+	fw_plan_free(plan);
+}
+
 int main(void)
 {
 	fixtures_init();
@@ -830,6 +1242,13 @@ int main(void)
 	test_interval_edge();
 	test_encode();
 	test_remove_plan();
+	test_guard_empty();
+	test_guard_two();
+	test_guard_nested();
+	test_guard_scaling();
+	test_guard_set();
+	test_guard_errors();
+	test_guard_encode();
 	printf("%s: %d failure(s)\n", failures ? "FAIL" : "PASS", failures);
 	return failures ? 1 : 0;
 }

@@ -6,7 +6,10 @@
  * Loads rulesets for every mode and for a nat+routed+isolated set, checks
  * them with `nft list`, replaces them, provokes a kernel error (a table
  * inet netd owned by another netlink socket), loads a large batch, and
- * removes everything, twice.  Skips (77) unless root.
+ * removes everything, twice.  Port protection (table bridge netd): loads
+ * it, changes ports one by one, and sends real frames from a guarded and
+ * an unguarded bridge port to see which ones the bridge lets through.
+ * Skips (77) unless root.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -18,6 +21,7 @@
 #include <net/if.h>
 #include <netinet/ip.h>
 #include <netinet/udp.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -93,6 +97,21 @@ static char *nft_list(void)
 		return NULL;
 	}
 	return out;
+}
+
+/* Wait (at most 5 s) until bridge port PORT forwards: a port comes up
+ * when the kernel's link watch notices its carrier, up to a second after
+ * the link was set up, longer on a loaded machine.  (Not through
+ * /sys/class/net: sysfs shows the namespace that mounted it.) */
+static bool wait_forwarding(const char *port)
+{
+	for (int tick = 0; tick < 500; tick++) {
+		if (run(NULL, "ip -d link show dev %s | "
+			"grep -q 'bridge_slave state forwarding'", port) == 0)
+			return true;
+		(void)poll(NULL, 0, 10);
+	}
+	return false;
 }
 
 static struct fw_prefix pfx(int family, const char *host, uint8_t len)
@@ -376,7 +395,8 @@ static void test_dhcp_csum(struct fw *fw)
 		  "ip link set vguest master netd-web up && "
 		  "ip link set vguest-p up && ip neigh add 10.10.0.10 "
 		  "lladdr 02:00:00:00:00:10 dev netd-web nud permanent 2>&1");
-	check(ret == 0, "created bridge netd-web with a guest port");
+	check(ret == 0 && wait_forwarding("vguest"),
+	      "created bridge netd-web with a guest port, forwarding");
 	ret = fw_sync(fw, nets, 3);
 	check(ret == 0, "sync for the checksum test (%d %s)", ret,
 	      fw_errmsg(fw));
@@ -395,6 +415,586 @@ static void test_dhcp_csum(struct fw *fw)
 	check(c67 == 0, "udp 67 -> 68 onto our bridge has checksum 0 (%d)",
 	      c67);
 	check(c66 > 0, "udp 66 -> 68 keeps a checksum (%d)", c66);
+}
+
+/* ---- table bridge netd: port protection, with real frames ----
+ *
+ *            vg1-p      vg2-p      vw-p          (AF_PACKET sockets:
+ *  "guests"    |          |          |            send on vg1-p/vg2-p,
+ *             vg1        vg2         vw            listen on vw-p and
+ *              +----------+----------+             on the bridge itself)
+ *                 bridge netd-g 10.99.0.1/24
+ *
+ * vg1 is guarded (MAC 02:00:00:00:00:01, later 10.99.0.11), vg2 is not.
+ * Every frame goes to the broadcast MAC, so the bridge floods it to vw
+ * and passes it up to the host.  A frame under test is followed by a
+ * sentinel from vg2; both are sent from one CPU, so they travel through
+ * one backlog queue in order, and once the sentinel has arrived on a
+ * socket, the frame under test has arrived before it or not at all:
+ * no sleeps, only a bounded wait for the sentinel.
+ */
+
+#define GUARD_WAIT_MS		2000
+
+static const uint8_t mac_g1[6] = { 0x02, 0, 0, 0, 0, 0x01 };
+static const uint8_t mac_g2[6] = { 0x02, 0, 0, 0, 0, 0x02 };
+static const uint8_t mac_evil[6] = { 0x02, 0, 0, 0, 0, 0x66 };
+static const uint8_t mac_bcast[6] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff };
+
+struct frame {
+	uint8_t b[256];
+	size_t len;
+	uint8_t mark[8];	/* "netd" + a sequence number, at the end */
+};
+
+struct guard_rig {
+	int tx;			/* sends on any interface */
+	int rx_port;		/* on vw-p: what the bridge forwarded */
+	int rx_host;		/* on netd-g: what reached the host */
+	int idx_g1, idx_g2;
+};
+
+static void put(struct frame *f, const void *p, size_t n)
+{
+	if (f->len + n > sizeof(f->b))
+		abort();
+	memcpy(f->b + f->len, p, n);
+	f->len += n;
+}
+
+static void put16(struct frame *f, uint16_t v)
+{
+	uint16_t be = htons(v);
+
+	put(f, &be, sizeof(be));
+}
+
+static void put_addr(struct frame *f, int family, const char *text)
+{
+	uint8_t a[16];
+
+	if (inet_pton(family, text, a) != 1)
+		abort();
+	put(f, a, family == AF_INET ? 4 : 16);
+}
+
+static void put_eth(struct frame *f, const uint8_t *src, uint16_t type)
+{
+	f->len = 0;
+	put(f, mac_bcast, 6);
+	put(f, src, 6);
+	put16(f, type);
+}
+
+static void put_mark(struct frame *f)
+{
+	static uint32_t seq;
+	uint32_t be = htonl(++seq);
+
+	memcpy(f->mark, "netd", 4);
+	memcpy(f->mark + 4, &be, 4);
+	put(f, f->mark, sizeof(f->mark));
+}
+
+static uint16_t csum16(const uint8_t *p, size_t n)
+{
+	uint32_t sum = 0;
+
+	for (size_t i = 0; i + 1 < n; i += 2)
+		sum += (uint32_t)(p[i] << 8 | p[i + 1]);
+	if (n & 1)
+		sum += (uint32_t)(p[n - 1] << 8);
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	return (uint16_t)~sum;
+}
+
+/* ARP OP from src (sender hw sha, sender ip spa) for tpa; hlen is 6 for
+ * a well-formed frame. */
+static struct frame arp_frame(const uint8_t *src, const uint8_t *sha,
+			      const char *spa, const char *tpa, uint16_t op,
+			      uint8_t hlen)
+{
+	static const uint8_t zero[6];
+	struct frame f;
+
+	put_eth(&f, src, ETH_P_ARP);
+	put16(&f, 1);
+	put16(&f, ETH_P_IP);
+	put(&f, (uint8_t[]){ hlen, 4 }, 2);
+	put16(&f, op);
+	put(&f, sha, 6);
+	put_addr(&f, AF_INET, spa);
+	put(&f, zero, 6);
+	put_addr(&f, AF_INET, tpa);
+	put_mark(&f);
+	return f;
+}
+
+/* UDP over IPv4, optionally inside an 802.1Q tag. */
+static struct frame ip4_udp(const uint8_t *src, const char *saddr,
+			    const char *daddr, uint16_t sport, uint16_t dport,
+			    bool tagged)
+{
+	struct frame f;
+	size_t ip;
+	uint16_t sum;
+
+	put_eth(&f, src, tagged ? ETH_P_8021Q : ETH_P_IP);
+	if (tagged) {
+		put16(&f, 42);
+		put16(&f, ETH_P_IP);
+	}
+	ip = f.len;
+	put(&f, (uint8_t[]){ 0x45, 0 }, 2);
+	put16(&f, 20 + 8 + 8);
+	put(&f, (uint8_t[]){ 0, 1, 0, 0, 64, IPPROTO_UDP, 0, 0 }, 8);
+	put_addr(&f, AF_INET, saddr);
+	put_addr(&f, AF_INET, daddr);
+	sum = htons(csum16(f.b + ip, 20));
+	memcpy(f.b + ip + 10, &sum, 2);
+	put16(&f, sport);
+	put16(&f, dport);
+	put16(&f, 8 + 8);
+	put16(&f, 0);		/* no UDP checksum: legal over IPv4 */
+	put_mark(&f);
+	return f;
+}
+
+/* IPv6 from saddr to ff02::1: ICMPv6 of type a, or UDP from port a to
+ * port b (checksums are not looked at on the way through a bridge). */
+static struct frame ip6_frame(const uint8_t *src, const char *saddr,
+			      uint8_t proto, uint16_t a, uint16_t b)
+{
+	struct frame f;
+
+	put_eth(&f, src, ETH_P_IPV6);
+	put(&f, (uint8_t[]){ 0x60, 0, 0, 0 }, 4);
+	put16(&f, 8 + 8);
+	put(&f, (uint8_t[]){ proto, 255 }, 2);
+	put_addr(&f, AF_INET6, saddr);
+	put_addr(&f, AF_INET6, "ff02::1");
+	if (proto == IPPROTO_ICMPV6) {
+		put(&f, (uint8_t[]){ (uint8_t)a, 0, 0, 0 }, 4);
+		put(&f, (uint8_t[]){ 0, 0, 0, 0 }, 4);
+	} else {
+		put16(&f, a);
+		put16(&f, b);
+		put16(&f, 8 + 8);
+		put16(&f, 0);
+	}
+	put_mark(&f);
+	return f;
+}
+
+/* An Ethernet frame of another protocol (IEEE local experimental). */
+static struct frame other_frame(const uint8_t *src)
+{
+	struct frame f;
+
+	put_eth(&f, src, 0x88b5);
+	put(&f, "payload!", 8);
+	put_mark(&f);
+	return f;
+}
+
+static int tap_open(const char *ifname)
+{
+	struct sockaddr_ll ll = { .sll_family = AF_PACKET,
+				  .sll_protocol = htons(ETH_P_ALL) };
+	int fd = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC | SOCK_NONBLOCK,
+			htons(ETH_P_ALL));
+
+	ll.sll_ifindex = (int)if_nametoindex(ifname);
+	if (fd >= 0 && (ll.sll_ifindex == 0 ||
+			bind(fd, (void *)&ll, sizeof(ll)) < 0)) {
+		close(fd);
+		fd = -1;
+	}
+	return fd;
+}
+
+static void tap_drain(int fd)
+{
+	char buf[2048];
+
+	while (recv(fd, buf, sizeof(buf), MSG_DONTWAIT) >= 0)
+		;
+}
+
+static bool send_frame(const struct guard_rig *rig, int ifindex,
+		       const struct frame *f)
+{
+	struct sockaddr_ll ll = { .sll_family = AF_PACKET,
+				  .sll_ifindex = ifindex, .sll_halen = 6 };
+
+	memcpy(ll.sll_addr, f->b, 6);
+	return sendto(rig->tx, f->b, f->len, 0, (void *)&ll, sizeof(ll)) ==
+	       (ssize_t)f->len;
+}
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Read fd until the sentinel arrives: 1 if the frame came before it, 0
+ * if not, -1 if the sentinel did not come within GUARD_WAIT_MS.  Frames
+ * are recognised by their mark wherever it is (a VLAN tag may have been
+ * taken off the front). */
+static int tap_saw(int fd, const struct frame *f, const struct frame *sentinel)
+{
+	int64_t deadline = now_ms() + GUARD_WAIT_MS;
+	uint8_t buf[2048];
+	int saw = 0;
+
+	for (;;) {
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		struct sockaddr_ll from;
+		socklen_t fl = sizeof(from);
+		int64_t left = deadline - now_ms();
+		ssize_t n;
+
+		if (left <= 0 || poll(&p, 1, (int)left) <= 0)
+			return -1;
+		n = recvfrom(fd, buf, sizeof(buf), MSG_DONTWAIT, (void *)&from,
+			     &fl);
+		if (n <= 0 || from.sll_pkttype == PACKET_OUTGOING)
+			continue;
+		if (memmem(buf, (size_t)n, sentinel->mark, 8))
+			return saw;
+		if (memmem(buf, (size_t)n, f->mark, 8))
+			saw = 1;
+	}
+}
+
+static long rule_counter(const char *comment)
+{
+	char *out = NULL, pat[96], *line, *c, *save = NULL;
+	long n = -1;
+
+	snprintf(pat, sizeof(pat), "comment \"%s\"", comment);
+	if (run(&out, "nft list chain bridge netd guard 2>&1") != 0) {
+		free(out);
+		return -1;
+	}
+	for (line = strtok_r(out, "\n", &save); line;
+	     line = strtok_r(NULL, "\n", &save))
+		if (strstr(line, pat) && (c = strstr(line, "packets ")))
+			n = strtol(c + 8, NULL, 10);
+	free(out);
+	return n;
+}
+
+/* Send f from the guest side of port ifindex; check that it reaches
+ * the other port and the host (pass), or neither, counted by the drop
+ * rule commented `rule` when given. */
+static void guard_case(const struct guard_rig *rig, const char *what,
+		       int ifindex, const struct frame *f, bool pass,
+		       const char *rule)
+{
+	struct frame sentinel = other_frame(mac_g2);
+	long before = rule ? rule_counter(rule) : 0, after;
+	int port, host;
+
+	tap_drain(rig->rx_port);
+	tap_drain(rig->rx_host);
+	if (!send_frame(rig, ifindex, f) ||
+	    !send_frame(rig, rig->idx_g2, &sentinel)) {
+		check(0, "%s: cannot send: %s", what, strerror(errno));
+		return;
+	}
+	port = tap_saw(rig->rx_port, f, &sentinel);
+	host = tap_saw(rig->rx_host, f, &sentinel);
+	if (port < 0 || host < 0) {
+		check(0, "%s: the sentinel frame did not arrive", what);
+		return;
+	}
+	check(port == pass && host == pass, "%s: %s (other port %s, host %s)",
+	      what, pass ? "passes" : "dropped", port ? "got it" : "not",
+	      host ? "got it" : "not");
+	if (!rule)
+		return;
+	after = rule_counter(rule);
+	check(before >= 0 && after == before + 1, "%s: counted by rule "
+	      "\"%s\" (%ld -> %ld)", what, rule, before, after);
+}
+
+static bool guard_rig_open(struct guard_rig *rig)
+{
+	cpu_set_t one;
+	int cpu = sched_getcpu();
+	int ret;
+
+	/* one CPU, one backlog queue: frames stay in the order sent */
+	CPU_ZERO(&one);
+	CPU_SET(cpu < 0 ? 0 : cpu, &one);
+	if (sched_setaffinity(0, sizeof(one), &one) < 0)
+		return false;
+	/* no IPv6 on the guest ends: their own solicitations and reports,
+	 * sent from their own MACs, would be counted as spoofing */
+	ret = run(NULL, "v6=/proc/sys/net/ipv6/conf; "
+		  "ip link add netd-g type bridge stp_state 0 && "
+		  "ip link set netd-g up && "
+		  "ip addr add 10.99.0.1/24 dev netd-g && "
+		  "for p in vg1 vg2 vw; do "
+		  "ip link add $p type veth peer name $p-p && "
+		  "ip link set $p master netd-g up && "
+		  "{ ! [ -d $v6/$p-p ] || echo 1 >$v6/$p-p/disable_ipv6; } && "
+		  "ip link set $p-p up || exit 1; done 2>&1");
+	check(ret == 0 && wait_forwarding("vg1") && wait_forwarding("vg2") &&
+	      wait_forwarding("vw"), "bridge netd-g with ports vg1, vg2, vw, "
+	      "forwarding");
+	rig->tx = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0);
+	rig->rx_port = tap_open("vw-p");
+	rig->rx_host = tap_open("netd-g");
+	rig->idx_g1 = (int)if_nametoindex("vg1-p");
+	rig->idx_g2 = (int)if_nametoindex("vg2-p");
+	return ret == 0 && rig->tx >= 0 && rig->rx_port >= 0 &&
+	       rig->rx_host >= 0 && rig->idx_g1 && rig->idx_g2;
+}
+
+static void guard_rig_close(struct guard_rig *rig)
+{
+	if (rig->tx >= 0)
+		close(rig->tx);
+	if (rig->rx_port >= 0)
+		close(rig->rx_port);
+	if (rig->rx_host >= 0)
+		close(rig->rx_host);
+}
+
+static struct fw_guard g1_guard(bool leased)
+{
+	struct fw_guard g = { .ifname = "vg1", .has_ip4 = leased };
+
+	memcpy(g.mac, mac_g1, 6);
+	inet_pton(AF_INET, "10.99.0.11", &g.ip4);
+	return g;
+}
+
+/* Before its lease is known: DHCP from 0.0.0.0 and ARP probes only. */
+static void guard_before_lease(const struct guard_rig *rig)
+{
+	struct frame f;
+
+	f = ip4_udp(mac_g1, "0.0.0.0", "255.255.255.255", 68, 67, false);
+	guard_case(rig, "DHCPDISCOVER from 0.0.0.0, no lease yet", rig->idx_g1,
+		   &f, true, NULL);
+	f = arp_frame(mac_g1, mac_g1, "0.0.0.0", "10.99.0.11", 1, 6);
+	guard_case(rig, "ARP probe (sender 0.0.0.0), no lease yet",
+		   rig->idx_g1, &f, true, NULL);
+	f = ip4_udp(mac_g1, "10.99.0.11", "10.99.0.255", 5000, 5000, false);
+	guard_case(rig, "IPv4 from 10.99.0.11 before the lease is known",
+		   rig->idx_g1, &f, false, "foreign IPv4 source");
+	f = arp_frame(mac_g1, mac_g1, "10.99.0.11", "10.99.0.11", 1, 6);
+	guard_case(rig, "ARP announcement before the lease is known",
+		   rig->idx_g1, &f, false, "ARP with a foreign sender");
+}
+
+static void guard_leased_ip4(const struct guard_rig *rig)
+{
+	struct frame f;
+
+	f = ip4_udp(mac_g1, "10.99.0.11", "10.99.0.255", 5000, 5000, false);
+	guard_case(rig, "IPv4 from its own 10.99.0.11", rig->idx_g1, &f, true,
+		   NULL);
+	f = ip4_udp(mac_g1, "10.99.0.12", "10.99.0.255", 5000, 5000, false);
+	guard_case(rig, "IPv4 from another guest's 10.99.0.12", rig->idx_g1,
+		   &f, false, "foreign IPv4 source");
+	f = ip4_udp(mac_evil, "10.99.0.11", "10.99.0.255", 5000, 5000, false);
+	guard_case(rig, "a frame from another source MAC", rig->idx_g1, &f,
+		   false, "foreign source MAC");
+	f = ip4_udp(mac_g1, "10.99.0.11", "255.255.255.255", 67, 68, false);
+	guard_case(rig, "DHCPOFFER (udp sport 67)", rig->idx_g1, &f, false,
+		   "DHCP server");
+	f = ip4_udp(mac_g1, "0.0.0.0", "255.255.255.255", 68, 67, false);
+	guard_case(rig, "DHCPREQUEST from 0.0.0.0 with a lease (reboot)",
+		   rig->idx_g1, &f, true, NULL);
+	f = ip4_udp(mac_g1, "10.99.0.11", "10.99.0.255", 5000, 5000, true);
+	guard_case(rig, "802.1Q-tagged IPv4", rig->idx_g1, &f, false,
+		   "802.1Q tag");
+	put_eth(&f, mac_g1, ETH_P_IP);
+	put(&f, (uint8_t[]){ 0x45, 0, 0, 20 }, 4);
+	put_mark(&f);
+	guard_case(rig, "a truncated IPv4 header", rig->idx_g1, &f, false,
+		   "foreign IPv4 source");
+}
+
+static void guard_leased_arp(const struct guard_rig *rig)
+{
+	struct frame f;
+
+	f = arp_frame(mac_g1, mac_g1, "10.99.0.11", "10.99.0.1", 2, 6);
+	guard_case(rig, "ARP reply from its own 10.99.0.11", rig->idx_g1, &f,
+		   true, NULL);
+	f = arp_frame(mac_g1, mac_g1, "10.99.0.1", "10.99.0.1", 2, 6);
+	guard_case(rig, "ARP reply claiming the gateway 10.99.0.1",
+		   rig->idx_g1, &f, false, "ARP with a foreign sender");
+	f = arp_frame(mac_g1, mac_evil, "10.99.0.11", "10.99.0.1", 2, 6);
+	guard_case(rig, "ARP with another sender MAC", rig->idx_g1, &f, false,
+		   "ARP with a foreign sender");
+	f = arp_frame(mac_g1, mac_g1, "10.99.0.11", "10.99.0.1", 2, 8);
+	guard_case(rig, "ARP that is not Ethernet/IPv4 (hlen 8)", rig->idx_g1,
+		   &f, false, "ARP with a foreign sender");
+}
+
+static void guard_leased_ip6(const struct guard_rig *rig)
+{
+	struct frame f;
+
+	f = ip6_frame(mac_g1, "fe80::1", IPPROTO_ICMPV6, 134, 0);
+	guard_case(rig, "IPv6 router advertisement", rig->idx_g1, &f, false,
+		   "router advertisement");
+	f = ip6_frame(mac_g1, "fe80::1", IPPROTO_ICMPV6, 137, 0);
+	guard_case(rig, "ICMPv6 redirect", rig->idx_g1, &f, false,
+		   "ICMPv6 redirect");
+	f = ip6_frame(mac_g1, "fe80::11", IPPROTO_UDP, 547, 546);
+	guard_case(rig, "DHCPv6 reply (udp sport 547)", rig->idx_g1, &f, false,
+		   "DHCPv6 server");
+	f = ip6_frame(mac_g1, "fe80::11", IPPROTO_ICMPV6, 128, 0);
+	guard_case(rig, "ICMPv6 echo from a link-local address", rig->idx_g1,
+		   &f, true, NULL);
+	f = ip6_frame(mac_g1, "fd00:99::11", IPPROTO_UDP, 5000, 5000);
+	guard_case(rig, "IPv6 from the network's prefix", rig->idx_g1, &f,
+		   true, NULL);
+	f = ip6_frame(mac_g1, "2001:db8::11", IPPROTO_UDP, 5000, 5000);
+	guard_case(rig, "IPv6 from outside the prefixes", rig->idx_g1, &f,
+		   false, "foreign IPv6 source");
+	f = other_frame(mac_g1);
+	guard_case(rig, "another protocol from its own MAC", rig->idx_g1, &f,
+		   true, NULL);
+}
+
+/* vg2 is not guarded: everything passes. */
+static void guard_unguarded(const struct guard_rig *rig)
+{
+	struct frame f;
+
+	f = ip4_udp(mac_evil, "10.99.0.1", "10.99.0.255", 5000, 5000, false);
+	guard_case(rig, "unguarded port: foreign MAC and IPv4", rig->idx_g2,
+		   &f, true, NULL);
+	f = arp_frame(mac_g2, mac_g2, "10.99.0.1", "10.99.0.1", 2, 6);
+	guard_case(rig, "unguarded port: ARP claiming the gateway",
+		   rig->idx_g2, &f, true, NULL);
+	f = ip4_udp(mac_g2, "10.99.0.12", "255.255.255.255", 67, 68, false);
+	guard_case(rig, "unguarded port: DHCPOFFER", rig->idx_g2, &f, true,
+		   NULL);
+	f = ip6_frame(mac_g2, "fe80::1", IPPROTO_ICMPV6, 134, 0);
+	guard_case(rig, "unguarded port: router advertisement", rig->idx_g2,
+		   &f, true, NULL);
+}
+
+static void test_guard_table(struct fw *fw)
+{
+	static const char *const want[] = {
+		"type ifname . ether_addr",
+		"\"vg1\" . 02:00:00:00:00:01",
+		"\"vg2\" . 02:00:00:00:00:02",
+		"elements = { \"vg1\" . 10.99.0.11 }",
+		"fd00:99::/64", "fe80::/10",
+		"type filter hook prerouting priority dstnat; policy accept;",
+		"iifname @guarded jump guard",
+		"iifname . ether saddr != @port_mac counter packets 0 "
+		"bytes 0 drop",
+		"iifname . arp saddr ip @port_ip4 accept",
+		"ip saddr 0.0.0.0 ip daddr 255.255.255.255 udp sport 68 "
+		"udp dport 67 accept",
+		"iifname . ip saddr @port_ip4 accept",
+		"icmpv6 type nd-router-advert counter",
+		"ip6 saddr @allow6 accept",
+	};
+	struct fw_guard g[2] = { g1_guard(true), g1_guard(false) };
+	struct fw_prefix v6[] = { pfx(AF_INET, "10.99.0.1", 24),
+				  pfx(AF_INET6, "fd00:99::1", 64) };
+	char *text = NULL;
+	int ret;
+
+	g[1].ifname = "vg2";
+	memcpy(g[1].mac, mac_g2, 6);
+	ret = fw_guard_sync(fw, NULL, 0, NULL, 0);
+	check(ret == 0, "guard sync with no ports (%d %s)", ret,
+	      fw_errmsg(fw));
+	check(run(&text, "nft list set bridge netd guarded 2>&1") == 0 &&
+	      !strstr(text, "elements"), "no ports: set guarded is empty");
+	free(text);
+	ret = fw_guard_sync(fw, g, 2, v6, 2);
+	check(ret == 0, "guard sync with 2 ports (%d %s)", ret,
+	      fw_errmsg(fw));
+	check(run(&text, "nft list table bridge netd 2>&1") == 0,
+	      "nft lists table bridge netd");
+	check_contains(text, want, sizeof(want) / sizeof(want[0]), "guard");
+	printf("---- nft list table bridge netd (2 ports)\n%s----\n",
+	       text ? text : "(none)");
+	free(text);
+	check(fw_table_exists(fw) == 1, "table inet netd is still there");
+}
+
+static void test_guard_elements(struct fw *fw)
+{
+	struct fw_guard g2 = g1_guard(false);
+	const char *get = "nft get element bridge netd guarded '{ \"vg2\" }' "
+			  ">/dev/null 2>&1";
+	int ret;
+
+	g2.ifname = "vg2";
+	memcpy(g2.mac, mac_g2, 6);
+	ret = fw_guard_set(fw, &g2, NULL);
+	check(ret == 0 && run(NULL, "%s", get) != 0,
+	      "guard set: vg2 removed (%d %s)", ret, fw_errmsg(fw));
+	ret = fw_guard_set(fw, &g2, NULL);
+	check(ret == 0, "guard set: removing vg2 again is fine (%d %s)", ret,
+	      fw_errmsg(fw));
+	ret = fw_guard_set(fw, NULL, &g2);
+	check(ret == 0 && run(NULL, "%s", get) == 0,
+	      "guard set: vg2 added back (%d %s)", ret, fw_errmsg(fw));
+	ret = fw_guard_set(fw, NULL, &g2);
+	check(ret == 0, "guard set: adding vg2 twice is fine (%d %s)", ret,
+	      fw_errmsg(fw));
+}
+
+static void test_guard_traffic(struct fw *fw)
+{
+	struct guard_rig rig = { .tx = -1, .rx_port = -1, .rx_host = -1 };
+	struct fw_guard fresh = g1_guard(false), leased = g1_guard(true);
+	struct fw_prefix v6 = pfx(AF_INET6, "fd00:99::1", 64);
+	struct frame spoof;
+	int ret;
+
+	if (!guard_rig_open(&rig)) {
+		check(0, "traffic rig: %s", strerror(errno));
+		guard_rig_close(&rig);
+		return;
+	}
+	ret = fw_guard_sync(fw, &fresh, 1, &v6, 1);
+	check(ret == 0, "guard vg1, no lease yet (%d %s)", ret, fw_errmsg(fw));
+	guard_before_lease(&rig);
+	ret = fw_guard_set(fw, &fresh, &leased);
+	check(ret == 0, "vg1 got 10.99.0.11 (%d %s)", ret, fw_errmsg(fw));
+	guard_leased_ip4(&rig);
+	guard_leased_arp(&rig);
+	guard_leased_ip6(&rig);
+	guard_unguarded(&rig);
+	spoof = ip4_udp(mac_evil, "10.99.0.1", "10.99.0.255", 5000, 5000,
+			false);
+	ret = fw_guard_set(fw, &leased, NULL);
+	check(ret == 0, "vg1 no longer guarded (%d %s)", ret, fw_errmsg(fw));
+	guard_case(&rig, "spoofing from vg1 once unguarded", rig.idx_g1,
+		   &spoof, true, NULL);
+	ret = fw_guard_set(fw, NULL, &leased);
+	check(ret == 0, "vg1 guarded again (%d %s)", ret, fw_errmsg(fw));
+	guard_case(&rig, "spoofing from vg1 guarded again", rig.idx_g1,
+		   &spoof, false, "foreign source MAC");
+	check(fw_remove(fw) == 0, "fw_remove with the guard table");
+	ret = fw_guard_set(fw, &leased, NULL);
+	check(ret == -ENOENT, "guard set without the table: -ENOENT (%d %s)",
+	      ret, fw_errmsg(fw));
+	guard_case(&rig, "spoofing from vg1 with no table", rig.idx_g1,
+		   &spoof, true, NULL);
+	guard_rig_close(&rig);
 }
 
 static void test_remove(struct fw *fw)
@@ -445,6 +1045,9 @@ int main(void)
 	test_replace(fw);
 	test_error(fw);
 	test_dhcp_csum(fw);
+	test_guard_table(fw);
+	test_guard_elements(fw);
+	test_guard_traffic(fw);
 	test_large(fw);
 	test_remove(fw);
 	fw = fw_close(fw);

@@ -37,6 +37,11 @@ Mode=nat
 Bridge=$BR
 Address=$GW/24
 
+[DHCP]
+# The "guest" below speaks from 10.233.0.50 without DHCP: port protection
+# lets a guest use an IPv4 address only once it is leased or reserved.
+Reservation=$MAC,10.233.0.50
+
 [Access]
 User=nobody
 CONF
