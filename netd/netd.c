@@ -551,6 +551,11 @@ int network_stop(struct network *n)
  */
 static void start_networks(struct netd *d)
 {
+	struct addr_snapshot snap;
+
+	/* One address dump for all networks, not one each. */
+	if (addr_snapshot_take(d->rt, &snap) == 0)
+		d->addr_snap = &snap;
 	for (size_t i = 0; i < d->n_nets; i++) {
 		struct network *n = d->nets[i];
 
@@ -561,6 +566,8 @@ static void start_networks(struct netd *d)
 				n->dirty = false;
 		}
 	}
+	d->addr_snap = NULL;
+	addr_snapshot_free(&snap);
 	crashpoint("links");
 	netd_firewall_sync(d);
 	crashpoint("firewall");

@@ -60,6 +60,15 @@ enum dnsmasq_state {
 struct dhcp_lease;
 struct port;
 struct client;
+struct rtnl;
+
+/* Addresses of the namespace from one dump. */
+struct addr_snapshot {
+	struct rtnl_addr *a;
+	size_t n, cap;
+};
+int addr_snapshot_take(struct rtnl *rt, struct addr_snapshot *s);
+void addr_snapshot_free(struct addr_snapshot *s);
 
 struct network {
 	struct netd *netd;
@@ -116,6 +125,7 @@ struct netd {
 	struct source mon_source;
 	int leasefd;		/* inotify on STATE_DIR */
 	struct source lease_source;
+	struct addr_snapshot *addr_snap;	/* during start_networks() only */
 	struct fw_monitor *fwmon;
 	struct source fwmon_source;
 	unsigned int fw_repairs;	/* times the ruleset was put back */

@@ -91,12 +91,6 @@ void network_bridge_mac(const char *name, uint8_t mac[6])
 }
 
 
-struct addr_scan {
-	struct network *n;
-	struct rtnl_addr stale[32];
-	size_t n_stale;
-};
-
 static bool configured(const struct net_config *c, const struct rtnl_addr *a)
 {
 	for (size_t i = 0; i < c->n_addrs; i++) {
@@ -109,39 +103,85 @@ static bool configured(const struct net_config *c, const struct rtnl_addr *a)
 	return false;
 }
 
-static int on_addr(const struct rtnl_addr *a, void *data)
+static int collect_addr(const struct rtnl_addr *a, void *data)
 {
-	struct addr_scan *s = data;
+	struct addr_snapshot *s = data;
+	struct rtnl_addr *tmp;
 
-	if (a->ifindex != s->n->ifindex || configured(s->n->cfg, a))
-		return 0;
-	/* Link-local IPv6 addresses are the kernel's, not ours. */
-	if (a->family == AF_INET6 && a->addr.v6.s6_addr[0] == 0xfe &&
-	    (a->addr.v6.s6_addr[1] & 0xc0) == 0x80)
-		return 0;
-	if (s->n_stale < sizeof(s->stale) / sizeof(s->stale[0]))
-		s->stale[s->n_stale++] = *a;
+	if (s->n == s->cap) {
+		s->cap = s->cap ? s->cap * 2 : 64;
+		tmp = realloc(s->a, s->cap * sizeof(*tmp));
+		if (!tmp)
+			return -ENOMEM;
+		s->a = tmp;
+	}
+	s->a[s->n++] = *a;
 	return 0;
 }
 
-/* Add the configured addresses; remove others an earlier config left. */
+/* Every address of the namespace, from one dump (start-up reuses it for all networks). */
+int addr_snapshot_take(struct rtnl *rt, struct addr_snapshot *s)
+{
+	memset(s, 0, sizeof(*s));
+	return rtnl_addr_dump(rt, AF_UNSPEC, collect_addr, s);
+}
+
+void addr_snapshot_free(struct addr_snapshot *s)
+{
+	free(s->a);
+	memset(s, 0, sizeof(*s));
+}
+
+static bool link_local6(const struct rtnl_addr *a)
+{
+	return a->family == AF_INET6 && a->addr.v6.s6_addr[0] == 0xfe &&
+	       (a->addr.v6.s6_addr[1] & 0xc0) == 0x80;
+}
+
+static bool present(const struct addr_snapshot *s, int ifindex, const struct ipprefix *p)
+{
+	for (size_t i = 0; i < s->n; i++) {
+		const struct rtnl_addr *a = &s->a[i];
+
+		if (a->ifindex == ifindex && a->family == p->addr.family && a->prefixlen == p->len &&
+		    memcmp(&a->addr, p->addr.a.b, a->family == AF_INET ? 4 : 16) == 0)
+			return true;
+	}
+	return false;
+}
+
+/*
+ * Add the configured addresses the bridge lacks; remove others an earlier
+ * configuration left (the kernel's IPv6 link-local addresses stay).  Uses
+ * the start-up snapshot when there is one, else one dump.
+ */
 static int sync_addresses(struct network *n)
 {
 	struct net_config *c = n->cfg;
 	struct rtnl *rt = n->netd->rt;
-	struct addr_scan scan = { .n = n };
+	struct addr_snapshot own = { 0 }, *snap = n->netd->addr_snap;
 	int r;
 
-	r = rtnl_addr_dump(rt, AF_UNSPEC, on_addr, &scan);
-	if (r < 0)
-		return r;
-	for (size_t i = 0; i < scan.n_stale; i++) {
-		r = rtnl_addr_del(rt, &scan.stale[i]);
+	if (!snap) {
+		r = addr_snapshot_take(rt, &own);
+		if (r < 0) {
+			addr_snapshot_free(&own);
+			return r;
+		}
+		snap = &own;
+	}
+	for (size_t i = 0; i < snap->n; i++) {
+		const struct rtnl_addr *a = &snap->a[i];
+
+		if (a->ifindex != n->ifindex || configured(c, a) || link_local6(a))
+			continue;
+		r = rtnl_addr_del(rt, a);
 		if (r < 0)
 			log_warn(c->name, "cannot remove old address from %s: %s, ignoring",
 				 c->bridge, strerror(-r));
 	}
-	for (size_t i = 0; i < c->n_addrs; i++) {
+	r = 0;
+	for (size_t i = 0; i < c->n_addrs && r == 0; i++) {
 		struct rtnl_addr a = {
 			.ifindex = n->ifindex,
 			.family = c->addrs[i].addr.family,
@@ -149,17 +189,18 @@ static int sync_addresses(struct network *n)
 		};
 		char s[64];
 
+		if (present(snap, n->ifindex, &c->addrs[i]))
+			continue;
 		memcpy(&a.addr, c->addrs[i].addr.a.b, a.family == AF_INET ? 4 : 16);
 		r = rtnl_addr_add(rt, &a);
-		if (r < 0) {
+		if (r < 0)
 			log_error(c->name, "cannot add %s/%u to %s: %s%s%s",
 				  ipaddr_to_string(&c->addrs[i].addr, s, sizeof(s)), a.prefixlen,
 				  c->bridge, strerror(-r), *rtnl_errmsg(rt) ? ": " : "",
 				  rtnl_errmsg(rt));
-			return r;
-		}
 	}
-	return 0;
+	addr_snapshot_free(&own);
+	return r;
 }
 
 int network_setup_links(struct network *n)
