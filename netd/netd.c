@@ -1046,6 +1046,11 @@ static int daemon_main(struct netd *d)
 		return 1;
 	}
 	d->started = time(NULL);
+	r = reaper_start(&d->reaper);
+	if (r < 0) {
+		log_error(NULL, "cannot start the link reaper: %s", strerror(-r));
+		return 1;
+	}
 	if (load_and_apply(d, true, NULL) < 0)
 		return 1;
 	if ((r = ports_init(d)) < 0 || (r = leases_init(d)) < 0 || (r = fwmon_init(d)) < 0) {
@@ -1071,6 +1076,7 @@ static int daemon_main(struct netd *d)
 static void netd_free(struct netd *d)
 {
 	control_close(d);
+	d->reaper = reaper_stop(d->reaper);
 	ports_free(d);
 	d->fwmon = fw_monitor_close(d->fwmon);
 	for (size_t i = 0; i < d->n_nets; i++)

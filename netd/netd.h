@@ -126,6 +126,7 @@ struct netd {
 	int leasefd;		/* inotify on STATE_DIR */
 	struct source lease_source;
 	struct addr_snapshot *addr_snap;	/* during start_networks() only */
+	struct reaper *reaper;
 	struct fw_monitor *fwmon;
 	struct source fwmon_source;
 	unsigned int fw_repairs;	/* times the ruleset was put back */
@@ -175,6 +176,12 @@ void netd_arm_timer(struct netd *d);
 /* host.c: what the kernel has, for validation and adoption */
 int host_view_read(struct rtnl *rt, struct host_view *ret);
 void host_view_free(struct host_view *h);
+
+/* reaper.c: link deletion off the event loop */
+struct reaper;
+int reaper_start(struct reaper **ret);
+void reaper_delete(struct reaper *r, struct rtnl *rt, const int *ifindexes, size_t n);
+struct reaper *reaper_stop(struct reaper *r);	/* finishes the queue first */
 
 /* cleanup.c */
 int netd_cleanup(const char *run_dir, const char *state_dir);

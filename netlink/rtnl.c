@@ -854,6 +854,27 @@ int rtnl_link_delete(struct rtnl *rt, int ifindex)
 	return rtnl_already(rt, r, -ENODEV, -ENODEV);
 }
 
+/*
+ * Delete every link in a group with one request: the kernel unregisters
+ * them together and waits for RCU once, instead of once per link.
+ */
+int rtnl_link_delete_group(struct rtnl *rt, unsigned int group)
+{
+	struct nlmsghdr *nlh;
+	struct ifinfomsg *ifi;
+	int r;
+
+	rtnl_reset(rt);
+	if (group == 0)
+		return -EINVAL;	/* the default group: every ordinary link */
+	nlh = rtnl_begin(rt, RTM_DELLINK, NLM_F_ACK);
+	ifi = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifi));
+	ifi->ifi_family = AF_UNSPEC;
+	mnl_attr_put_u32(nlh, IFLA_GROUP, group);
+	r = rtnl_talk(rt, nlh, NULL, NULL);
+	return r == -ENODEV ? 0 : r;
+}
+
 int rtnl_link_set_up(struct rtnl *rt, int ifindex, bool up)
 {
 	struct nlmsghdr *nlh;

@@ -109,6 +109,8 @@ int rtnl_bridge_create(struct rtnl *rt, const char *name,
 		       const struct rtnl_bridge_opts *opts, int *ret_ifindex);
 
 int rtnl_link_delete(struct rtnl *rt, int ifindex);	/* -ENODEV is not an error: 0 */
+/* Delete every link of group (not 0) in one request; none is not an error. */
+int rtnl_link_delete_group(struct rtnl *rt, unsigned int group);
 int rtnl_link_set_up(struct rtnl *rt, int ifindex, bool up);
 int rtnl_link_set_mtu(struct rtnl *rt, int ifindex, unsigned int mtu);
 /* Enslave to master (a bridge), 0 to release; also sets the link up. */
