@@ -303,6 +303,11 @@ static char *ctx_reader(char *str, int num, void *stream)
 	 * Drop leading blanks: inih would take an indented line for the
 	 * continuation of the previous value (INI_ALLOW_MULTILINE).
 	 */
+	if (ctx->line == 1 && n >= 3 && memcmp(start, "\xef\xbb\xbf", 3) == 0) {
+		/* A UTF-8 byte order mark, as some editors write. */
+		start += 3;
+		n -= 3;
+	}
 	while (n > 0 && (*start == ' ' || *start == '\t')) {
 		start++;
 		n--;

@@ -74,6 +74,12 @@ int proto_parse_request(const char *line, size_t len, struct proto_request *req,
 		goto fail;
 	}
 	req->op = json_object_get_string(op);
+	if (strlen(req->op) != (size_t)json_object_get_string_len(op)) {
+		req->op = NULL;
+		*ret_code = E_BAD_REQUEST;
+		snprintf(msg, msglen, "\"op\" contains a NUL byte");
+		goto fail;
+	}
 	if (json_object_object_get_ex(root, "args", &args) && !json_object_is_type(args, json_type_null)) {
 		if (!json_object_is_type(args, json_type_object)) {
 			*ret_code = E_BAD_REQUEST;

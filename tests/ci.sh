@@ -53,6 +53,19 @@ export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 echo "== meson test"
 meson test -C "$BUILD" --print-errorlogs --num-processes 2 "$@"
 
+# Fuzzing: each libFuzzer target for a bounded time (NETD_CI_FUZZ_SECONDS,
+# default 30), in a clang build of its own.  One counted test per target.
+echo "== fuzz"
+fuzz_out=$(./tests/fuzz/run.sh "${BUILD}-fuzz" "${NETD_CI_FUZZ_SECONDS:-30}" 2>&1)
+fuzz_rc=$?
+echo "$fuzz_out" | tail -20
+fuzz_pass=$(echo "$fuzz_out" | grep -c '^ok fuzz-')
+fuzz_fail=$(echo "$fuzz_out" | grep -c '^FAIL fuzz-')
+if [ "$fuzz_rc" -ne 0 ] && [ "$fuzz_fail" -eq 0 ]; then
+	echo "FAIL fuzz: tests/fuzz/run.sh exited $fuzz_rc"
+	fuzz_fail=1
+fi
+
 after=$(snapshot)
 root_ok=1
 if [ "$before" != "$after" ]; then
@@ -78,7 +91,7 @@ except FileNotFoundError:
 print(p, f, s)
 PY
 )
-pass=$((pass + root_ok))
-fail=$((fail + 1 - root_ok))
+pass=$((pass + root_ok + fuzz_pass))
+fail=$((fail + 1 - root_ok + fuzz_fail))
 echo "$pass passed, $fail failed, $skip skipped"
 [ "$fail" -eq 0 ]

@@ -263,6 +263,12 @@ static void test_misc_errors(void)
 	net_config_free(c);
 	diag_free(&d);
 
+	/* A UTF-8 byte order mark is not a syntax error. */
+	c = parse("n/bom.conf", "\xef\xbb\xbf[Network]\nAddress=10.0.0.1/24\n", &d);
+	CHECK(c && c->valid && d.n == 0, "byte order mark");
+	net_config_free(c);
+	diag_free(&d);
+
 	/* NUL byte. */
 	c = NULL;
 	config_parse_buffer("n/z.conf", "[Network]\nMo\0de=nat\nAddress=10.0.0.1/24\n", 38, &d, &c);
