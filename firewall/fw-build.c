@@ -3,7 +3,9 @@
  * The ruleset of table inet netd, built as a plan (see fw-private.h):
  * this file checks the networks and lays out tables, chains, sets and map
  * elements; fw-rules.c writes the rules.  The helpers that add tables,
- * chains, sets and elements serve table bridge netd (fw-guard.c) too.
+ * chains, sets and elements serve table bridge netd (fw-guard.c) too, and
+ * those of one network's chains and elements the batches that add or
+ * remove that network alone (fw-net.c).
  *
  * A packet's path does not grow with the number of networks: base chains
  * dispatch through verdict maps to small per-network chains.
@@ -165,7 +167,7 @@ static int fw_check_names(struct fw_ctx *ctx, const struct fw_network *net)
 	return 0;
 }
 
-static int fw_check_network(struct fw_ctx *ctx, const struct fw_network *net)
+int fw_check_network(struct fw_ctx *ctx, const struct fw_network *net)
 {
 	int ret = fw_check_names(ctx, net);
 
@@ -386,19 +388,42 @@ int fw_build_tables(struct fw_ctx *ctx)
 	return 0;
 }
 
+/* Append obj to ctx->plan; new chains and elements are exclusive when
+ * ctx->excl says so. */
+static int fw_ctx_push(struct fw_ctx *ctx, enum fw_msg_type type, void *obj,
+		       unsigned int index)
+{
+	if (fw_plan_push(ctx->plan, type, obj, index) < 0)
+		return fw_oom(ctx);
+	ctx->plan->msgs[ctx->plan->n - 1].excl = ctx->excl &&
+		(type == FW_MSG_NEWCHAIN || type == FW_MSG_NEWSETELEM);
+	return 0;
+}
+
+static struct nftnl_chain *fw_chain_new(uint16_t family, const char *name)
+{
+	struct nftnl_chain *c = nftnl_chain_alloc();
+
+	if (!c)
+		return NULL;
+	nftnl_chain_set_u32(c, NFTNL_CHAIN_FAMILY, family);
+	if (nftnl_chain_set_str(c, NFTNL_CHAIN_TABLE, FW_TABLE) < 0 ||
+	    nftnl_chain_set_str(c, NFTNL_CHAIN_NAME, name) < 0) {
+		nftnl_chain_free(c);
+		return NULL;
+	}
+	return c;
+}
+
 int fw_add_chain(struct fw_ctx *ctx, const char *name,
 		 const struct fw_base_chain *base)
 {
-	struct nftnl_chain *c = nftnl_chain_alloc();
-	int ret;
+	struct nftnl_chain *c = fw_chain_new(ctx->family, name);
+	int ret = 0;
 
 	if (!c)
 		return fw_oom(ctx);
-	nftnl_chain_set_u32(c, NFTNL_CHAIN_FAMILY, ctx->family);
-	ret = nftnl_chain_set_str(c, NFTNL_CHAIN_TABLE, FW_TABLE);
-	if (ret == 0)
-		ret = nftnl_chain_set_str(c, NFTNL_CHAIN_NAME, name);
-	if (ret == 0 && base) {
+	if (base) {
 		nftnl_chain_set_u32(c, NFTNL_CHAIN_HOOKNUM, base->hook);
 		nftnl_chain_set_s32(c, NFTNL_CHAIN_PRIO, base->prio);
 		nftnl_chain_set_u32(c, NFTNL_CHAIN_POLICY, NF_ACCEPT);
@@ -408,24 +433,57 @@ int fw_add_chain(struct fw_ctx *ctx, const char *name,
 		nftnl_chain_free(c);
 		return fw_oom(ctx);
 	}
-	if (fw_plan_push(ctx->plan, FW_MSG_NEWCHAIN, c, 0) < 0)
-		return fw_oom(ctx);
-	return 0;
+	return fw_ctx_push(ctx, FW_MSG_NEWCHAIN, c, 0);
 }
 
-static int fw_add_net_chains(struct fw_ctx *ctx, const struct fw_network *net)
+int fw_del_chain(struct fw_ctx *ctx, const char *name)
 {
-	const char *suffixes[] = { "from", "to", "in", "masq", "dnat" };
+	struct nftnl_chain *c = fw_chain_new(ctx->family, name);
+
+	if (!c)
+		return fw_oom(ctx);
+	return fw_ctx_push(ctx, FW_MSG_DELCHAIN, c, 0);
+}
+
+/* A rule with a table and a chain but no handle: all of the chain's. */
+int fw_flush_chain(struct fw_ctx *ctx, const char *name)
+{
+	struct nftnl_rule *r = nftnl_rule_alloc();
+
+	if (!r)
+		return fw_oom(ctx);
+	nftnl_rule_set_u32(r, NFTNL_RULE_FAMILY, ctx->family);
+	if (nftnl_rule_set_str(r, NFTNL_RULE_TABLE, FW_TABLE) < 0 ||
+	    nftnl_rule_set_str(r, NFTNL_RULE_CHAIN, name) < 0) {
+		nftnl_rule_free(r);
+		return fw_oom(ctx);
+	}
+	return fw_ctx_push(ctx, FW_MSG_DELRULE, r, 0);
+}
+
+size_t fw_net_chain_names(const struct fw_network *net,
+			  char names[][FW_CHAIN_NAME_MAX])
+{
+	static const char *const suffixes[FW_NET_CHAINS_MAX] = {
+		"from", "to", "in", "masq", "dnat"
+	};
 	size_t n = 3;
-	char name[FW_CHAIN_NAME_MAX];
-	int ret = 0;
 
 	if (net->mode == FW_MODE_NAT)
 		n = net->n_forwards ? 5 : 4;
-	for (size_t i = 0; ret == 0 && i < n; i++) {
-		fw_chain_name(name, net, suffixes[i]);
-		ret = fw_add_chain(ctx, name, NULL);
-	}
+	for (size_t i = 0; i < n; i++)
+		fw_chain_name(names[i], net, suffixes[i]);
+	return n;
+}
+
+int fw_add_net_chains(struct fw_ctx *ctx, const struct fw_network *net)
+{
+	char names[FW_NET_CHAINS_MAX][FW_CHAIN_NAME_MAX];
+	size_t n = fw_net_chain_names(net, names);
+	int ret = 0;
+
+	for (size_t i = 0; ret == 0 && i < n; i++)
+		ret = fw_add_chain(ctx, names[i], NULL);
 	return ret;
 }
 
@@ -490,9 +548,7 @@ int fw_add_set(struct fw_ctx *ctx, const struct fw_set_def *def, uint32_t id)
 		nftnl_set_free(s);
 		return fw_oom(ctx);
 	}
-	if (fw_plan_push(ctx->plan, FW_MSG_NEWSET, s, 0) < 0)
-		return fw_oom(ctx);
-	return 0;
+	return fw_ctx_push(ctx, FW_MSG_NEWSET, s, 0);
 }
 
 static int fw_build_sets(struct fw_ctx *ctx)
@@ -505,14 +561,20 @@ static int fw_build_sets(struct fw_ctx *ctx)
 }
 
 /* Make ctx->elems a message of this type for set with room for one more
- * element: the message being filled if it is the same, else a new one. */
+ * element: the message being filled if it is the same and still the
+ * plan's last, else a new one. */
 static int fw_elems_holder(struct fw_ctx *ctx, enum fw_msg_type type,
 			   const char *set)
 {
-	bool same = ctx->elems && ctx->elems_type == type &&
+	const struct fw_msg *last = ctx->plan->n ?
+				    &ctx->plan->msgs[ctx->plan->n - 1] : NULL;
+	bool same = ctx->elems && last && last->set == ctx->elems &&
+		    ctx->elems_type == type &&
+		    last->excl == (ctx->excl && type == FW_MSG_NEWSETELEM) &&
 		    strcmp(nftnl_set_get_str(ctx->elems, NFTNL_SET_NAME),
 			   set) == 0;
 	struct nftnl_set *s;
+	int ret;
 
 	if (same && ctx->elems_n < FW_ELEMS_PER_MSG)
 		return 0;
@@ -521,17 +583,18 @@ static int fw_elems_holder(struct fw_ctx *ctx, enum fw_msg_type type,
 		return fw_oom(ctx);
 	ctx->elems_part = same ? ctx->elems_part + 1 : 1;
 	ctx->elems = NULL;
-	if (fw_plan_push(ctx->plan, type, s, ctx->elems_part) < 0)
-		return fw_oom(ctx);
+	ret = fw_ctx_push(ctx, type, s, ctx->elems_part);
+	if (ret < 0)
+		return ret;
 	ctx->elems = s;
 	ctx->elems_type = type;
 	ctx->elems_n = 0;
 	return 0;
 }
 
-static int fw_elem_put(struct fw_ctx *ctx, enum fw_msg_type type,
-		       const char *set, const void *key, uint32_t len,
-		       uint32_t flags, const char *jump)
+int fw_elem_put(struct fw_ctx *ctx, enum fw_msg_type type, const char *set,
+		const void *key, uint32_t len, uint32_t flags,
+		const char *jump)
 {
 	struct nftnl_set_elem *e;
 	int ret = fw_elems_holder(ctx, type, set);
@@ -544,7 +607,7 @@ static int fw_elem_put(struct fw_ctx *ctx, enum fw_msg_type type,
 	ret = nftnl_set_elem_set(e, NFTNL_SET_ELEM_KEY, key, len);
 	if (flags)
 		nftnl_set_elem_set_u32(e, NFTNL_SET_ELEM_FLAGS, flags);
-	if (ret == 0 && jump) {
+	if (ret == 0 && jump && type == FW_MSG_NEWSETELEM) {
 		nftnl_set_elem_set_u32(e, NFTNL_SET_ELEM_VERDICT, NFT_JUMP);
 		ret = nftnl_set_elem_set_str(e, NFTNL_SET_ELEM_CHAIN, jump);
 	}
@@ -569,17 +632,29 @@ int fw_elem_del(struct fw_ctx *ctx, const char *set, const void *key,
 	return fw_elem_put(ctx, FW_MSG_DELSETELEM, set, key, len, 0, NULL);
 }
 
-static int fw_ifname_elem(struct fw_ctx *ctx, const char *set,
-			  const struct fw_network *net, const char *suffix)
+/* The ifname-keyed dispatch: BRIDGE [: jump NAME-SUFFIX] */
+static const struct {
+	const char *set;
+	const char *suffix;
+} fw_ifname_maps[] = {
+	{ FW_SET_BRIDGES, NULL },
+	{ FW_MAP_FROM, "from" },
+	{ FW_MAP_TO, "to" },
+	{ FW_MAP_INPUT, "in" },
+};
+
+static int fw_ifname_elem(struct fw_ctx *ctx, enum fw_msg_type type,
+			  size_t map, const struct fw_network *net)
 {
+	const char *suffix = fw_ifname_maps[map].suffix;
 	char key[IFNAMSIZ] = { 0 };
 	char chain[FW_CHAIN_NAME_MAX];
 
 	memcpy(key, net->bridge, strlen(net->bridge));
-	if (!suffix)
-		return fw_elem_add(ctx, set, key, sizeof(key), 0, NULL);
-	fw_chain_name(chain, net, suffix);
-	return fw_elem_add(ctx, set, key, sizeof(key), 0, chain);
+	if (suffix)
+		fw_chain_name(chain, net, suffix);
+	return fw_elem_put(ctx, type, fw_ifname_maps[map].set, key,
+			   sizeof(key), 0, suffix ? chain : NULL);
 }
 
 /* The first address after subnet s; false if s ends the address space. */
@@ -600,10 +675,12 @@ bool fw_subnet_end(const struct fw_subnet *s, uint8_t *out)
 	return carry == 0;
 }
 
-/* SUBNET : jump NAME-masq, as an interval [start, end). */
-static int fw_masq_elems(struct fw_ctx *ctx, const char *set,
+/* SUBNET : jump NAME-masq, as an interval [start, end).  Deleting an
+ * interval takes both its elements, so both directions come from here. */
+static int fw_masq_elems(struct fw_ctx *ctx, enum fw_msg_type type,
 			 const struct fw_network *net, int family)
 {
+	const char *set = family == AF_INET ? FW_MAP_MASQ4 : FW_MAP_MASQ6;
 	char chain[FW_CHAIN_NAME_MAX];
 	int ret = 0;
 
@@ -616,16 +693,17 @@ static int fw_masq_elems(struct fw_ctx *ctx, const char *set,
 		    fw_prefix_redundant(net, i))
 			continue;
 		fw_subnet_of(&net->prefixes[i], false, &s);
-		ret = fw_elem_add(ctx, set, s.addr, s.bytes, 0, chain);
+		ret = fw_elem_put(ctx, type, set, s.addr, s.bytes, 0, chain);
 		if (ret == 0 && fw_subnet_end(&s, end))
-			ret = fw_elem_add(ctx, set, end, s.bytes,
+			ret = fw_elem_put(ctx, type, set, end, s.bytes,
 					  NFT_SET_ELEM_INTERVAL_END, NULL);
 	}
 	return ret;
 }
 
 /* PROTO . PORT : jump NAME-dnat, once per pair (refs are sorted). */
-static int fw_dnat_elems(struct fw_ctx *ctx, const struct fw_network *nets,
+static int fw_dnat_elems(struct fw_ctx *ctx, enum fw_msg_type type,
+			 const struct fw_network *nets,
 			 const struct fw_fwd_ref *refs, size_t n)
 {
 	char chain[FW_CHAIN_NAME_MAX];
@@ -640,7 +718,8 @@ static int fw_dnat_elems(struct fw_ctx *ctx, const struct fw_network *nets,
 			continue;
 		memcpy(&key[4], &port, sizeof(port));
 		fw_chain_name(chain, &nets[refs[i].net], "dnat");
-		ret = fw_elem_add(ctx, FW_MAP_DNAT, key, sizeof(key), 0, chain);
+		ret = fw_elem_put(ctx, type, FW_MAP_DNAT, key, sizeof(key), 0,
+				  chain);
 	}
 	return ret;
 }
@@ -649,31 +728,41 @@ static int fw_build_elems(struct fw_ctx *ctx, const struct fw_network *nets,
 			  size_t n, const struct fw_fwd_ref *refs,
 			  size_t n_refs)
 {
-	static const struct {
-		const char *set;
-		const char *suffix;
-	} maps[] = {
-		{ FW_SET_BRIDGES, NULL },
-		{ FW_MAP_FROM, "from" },
-		{ FW_MAP_TO, "to" },
-		{ FW_MAP_INPUT, "in" },
-	};
+	enum fw_msg_type add = FW_MSG_NEWSETELEM;
 	int ret = 0;
 
-	for (size_t m = 0; ret == 0 && m < FW_N_ELEMS(maps); m++)
+	for (size_t m = 0; ret == 0 && m < FW_N_ELEMS(fw_ifname_maps); m++)
 		for (size_t i = 0; ret == 0 && i < n; i++)
-			ret = fw_ifname_elem(ctx, maps[m].set, &nets[i],
-					     maps[m].suffix);
+			ret = fw_ifname_elem(ctx, add, m, &nets[i]);
 	for (size_t i = 0; ret == 0 && i < n; i++)
 		if (nets[i].mode == FW_MODE_NAT)
-			ret = fw_masq_elems(ctx, FW_MAP_MASQ4, &nets[i],
-					    AF_INET);
+			ret = fw_masq_elems(ctx, add, &nets[i], AF_INET);
 	for (size_t i = 0; ret == 0 && i < n; i++)
 		if (nets[i].mode == FW_MODE_NAT)
-			ret = fw_masq_elems(ctx, FW_MAP_MASQ6, &nets[i],
-					    AF_INET6);
+			ret = fw_masq_elems(ctx, add, &nets[i], AF_INET6);
 	if (ret == 0)
-		ret = fw_dnat_elems(ctx, nets, refs, n_refs);
+		ret = fw_dnat_elems(ctx, add, nets, refs, n_refs);
+	return ret;
+}
+
+/* The same elements as fw_build_elems() for one network, in the same
+ * order. */
+int fw_build_net_elems(struct fw_ctx *ctx, enum fw_msg_type type,
+		       const struct fw_network *net)
+{
+	struct fw_fwd_ref *refs = NULL;
+	size_t n_refs = 0;
+	int ret = fw_collect_forwards(ctx, net, 1, &refs, &n_refs);
+
+	for (size_t m = 0; ret == 0 && m < FW_N_ELEMS(fw_ifname_maps); m++)
+		ret = fw_ifname_elem(ctx, type, m, net);
+	if (ret == 0 && net->mode == FW_MODE_NAT)
+		ret = fw_masq_elems(ctx, type, net, AF_INET);
+	if (ret == 0 && net->mode == FW_MODE_NAT)
+		ret = fw_masq_elems(ctx, type, net, AF_INET6);
+	if (ret == 0)
+		ret = fw_dnat_elems(ctx, type, net, refs, n_refs);
+	free(refs);
 	return ret;
 }
 

@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * A plan is the ordered list of nftnl objects of one batch.  This file
- * owns the container, the removal plan, and the encoding of a plan into
- * a netlink batch (begin, one message per object, end) in memory.
+ * owns the container, the removal plan, the encoding of a plan into a
+ * netlink batch (begin, one message per object, end) in memory, and the
+ * words that name a message or an element in error messages.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <stdio.h>
@@ -25,6 +27,7 @@ static void fw_msg_clear(struct fw_msg *msg)
 		nftnl_table_free(msg->table);
 		break;
 	case FW_MSG_NEWCHAIN:
+	case FW_MSG_DELCHAIN:
 		nftnl_chain_free(msg->chain);
 		break;
 	case FW_MSG_NEWSET:
@@ -33,6 +36,7 @@ static void fw_msg_clear(struct fw_msg *msg)
 		nftnl_set_free(msg->set);
 		break;
 	case FW_MSG_NEWRULE:
+	case FW_MSG_DELRULE:
 		nftnl_rule_free(msg->rule);
 		break;
 	}
@@ -62,6 +66,7 @@ int fw_plan_push(struct fw_plan *plan, enum fw_msg_type type, void *obj,
 		msg.table = obj;
 		break;
 	case FW_MSG_NEWCHAIN:
+	case FW_MSG_DELCHAIN:
 		msg.chain = obj;
 		break;
 	case FW_MSG_NEWSET:
@@ -70,6 +75,7 @@ int fw_plan_push(struct fw_plan *plan, enum fw_msg_type type, void *obj,
 		msg.set = obj;
 		break;
 	case FW_MSG_NEWRULE:
+	case FW_MSG_DELRULE:
 		msg.rule = obj;
 		break;
 	}
@@ -153,6 +159,14 @@ static const char *fw_family_name(uint32_t family)
 	}
 }
 
+static void fw_elems_msg_describe(const struct fw_msg *msg, char *buf,
+				  size_t len)
+{
+	snprintf(buf, len, "%selements of %s (part %u)",
+		 msg->type == FW_MSG_DELSETELEM ? "delete " : "",
+		 nftnl_set_get_str(msg->set, NFTNL_SET_NAME), msg->index);
+}
+
 void fw_msg_describe(const struct fw_msg *msg, char *buf, size_t len)
 {
 	const struct nftnl_set *s = msg->set;
@@ -168,7 +182,9 @@ void fw_msg_describe(const struct fw_msg *msg, char *buf, size_t len)
 			 nftnl_table_get_str(msg->table, NFTNL_TABLE_NAME));
 		break;
 	case FW_MSG_NEWCHAIN:
-		snprintf(buf, len, "chain %s",
+	case FW_MSG_DELCHAIN:
+		snprintf(buf, len, "%schain %s",
+			 msg->type == FW_MSG_DELCHAIN ? "delete " : "",
 			 nftnl_chain_get_str(msg->chain, NFTNL_CHAIN_NAME));
 		break;
 	case FW_MSG_NEWSET:
@@ -179,14 +195,55 @@ void fw_msg_describe(const struct fw_msg *msg, char *buf, size_t len)
 		break;
 	case FW_MSG_NEWSETELEM:
 	case FW_MSG_DELSETELEM:
-		snprintf(buf, len, "%selements of %s (part %u)",
-			 msg->type == FW_MSG_DELSETELEM ? "delete " : "",
-			 nftnl_set_get_str(s, NFTNL_SET_NAME), msg->index);
+		fw_elems_msg_describe(msg, buf, len);
 		break;
 	case FW_MSG_NEWRULE:
 		snprintf(buf, len, "rule %u of chain %s", msg->index,
 			 nftnl_rule_get_str(msg->rule, NFTNL_RULE_CHAIN));
 		break;
+	case FW_MSG_DELRULE:
+		snprintf(buf, len, "flush chain %s",
+			 nftnl_rule_get_str(msg->rule, NFTNL_RULE_CHAIN));
+		break;
+	}
+}
+
+static void fw_ifname_describe(const uint8_t *key, char *buf, size_t len)
+{
+	snprintf(buf, len, "\"%.*s\"", (int)strnlen((const char *)key, 16),
+		 (const char *)key);
+}
+
+void fw_elem_describe(const char *set, const uint8_t *key, uint32_t len,
+		      uint32_t flags, char *buf, size_t buflen)
+{
+	const char *end = flags & NFT_SET_ELEM_INTERVAL_END ?
+			  " (interval end)" : "";
+	char a[INET6_ADDRSTRLEN] = "?", k[24];
+	const uint8_t *m = key + 16;
+	uint16_t port;
+
+	if ((!strcmp(set, FW_MAP_MASQ4) && len == 4) ||
+	    (!strcmp(set, FW_MAP_MASQ6) && len == 16) ||
+	    (!strcmp(set, FW_SET_ALLOW6) && len == 16)) {
+		inet_ntop(len == 4 ? AF_INET : AF_INET6, key, a, sizeof(a));
+		snprintf(buf, buflen, "%s%s", a, end);
+	} else if (!strcmp(set, FW_MAP_DNAT) && len == 8) {
+		memcpy(&port, key + 4, sizeof(port));
+		snprintf(buf, buflen, "%s . %u", key[0] == IPPROTO_TCP ? "tcp" :
+			 key[0] == IPPROTO_UDP ? "udp" : "?", ntohs(port));
+	} else if (!strcmp(set, FW_SET_PORT_MAC) && len == 24) {
+		fw_ifname_describe(key, k, sizeof(k));
+		snprintf(buf, buflen, "%s . %02x:%02x:%02x:%02x:%02x:%02x", k,
+			 m[0], m[1], m[2], m[3], m[4], m[5]);
+	} else if (!strcmp(set, FW_SET_PORT_IP4) && len == 20) {
+		fw_ifname_describe(key, k, sizeof(k));
+		inet_ntop(AF_INET, m, a, sizeof(a));
+		snprintf(buf, buflen, "%s . %s", k, a);
+	} else if (len == 16) {
+		fw_ifname_describe(key, buf, buflen);
+	} else {
+		snprintf(buf, buflen, "(a %u-byte key)", len);
 	}
 }
 
@@ -217,11 +274,13 @@ static int fw_buf_reserve(struct fw_buf *buf)
 	return 0;
 }
 
-static uint16_t fw_msg_flags(enum fw_msg_type type)
+static uint16_t fw_msg_flags(const struct fw_msg *msg)
 {
-	switch (type) {
+	switch (msg->type) {
 	case FW_MSG_DELTABLE:
 	case FW_MSG_DELSETELEM:
+	case FW_MSG_DELRULE:
+	case FW_MSG_DELCHAIN:
 		return 0;
 	case FW_MSG_NEWRULE:
 		return NLM_F_CREATE | NLM_F_APPEND;
@@ -231,7 +290,7 @@ static uint16_t fw_msg_flags(enum fw_msg_type type)
 	case FW_MSG_NEWSETELEM:
 		break;
 	}
-	return NLM_F_CREATE;
+	return NLM_F_CREATE | (msg->excl ? NLM_F_EXCL : 0);
 }
 
 static uint16_t fw_msg_nlmsg_type(enum fw_msg_type type)
@@ -251,6 +310,10 @@ static uint16_t fw_msg_nlmsg_type(enum fw_msg_type type)
 		return NFT_MSG_DELSETELEM;
 	case FW_MSG_NEWRULE:
 		return NFT_MSG_NEWRULE;
+	case FW_MSG_DELRULE:
+		return NFT_MSG_DELRULE;
+	case FW_MSG_DELCHAIN:
+		return NFT_MSG_DELCHAIN;
 	}
 	return NFT_MSG_MAX;
 }
@@ -262,12 +325,14 @@ static uint16_t fw_msg_family(const struct fw_msg *msg)
 	case FW_MSG_DELTABLE:
 		return nftnl_table_get_u32(msg->table, NFTNL_TABLE_FAMILY);
 	case FW_MSG_NEWCHAIN:
+	case FW_MSG_DELCHAIN:
 		return nftnl_chain_get_u32(msg->chain, NFTNL_CHAIN_FAMILY);
 	case FW_MSG_NEWSET:
 	case FW_MSG_NEWSETELEM:
 	case FW_MSG_DELSETELEM:
 		return nftnl_set_get_u32(msg->set, NFTNL_SET_FAMILY);
 	case FW_MSG_NEWRULE:
+	case FW_MSG_DELRULE:
 		return nftnl_rule_get_u32(msg->rule, NFTNL_RULE_FAMILY);
 	}
 	return NFPROTO_UNSPEC;
@@ -279,7 +344,7 @@ static uint16_t fw_msg_family(const struct fw_msg *msg)
 static void fw_msg_build(const struct fw_msg *msg, char *at, uint32_t seq,
 			 bool last)
 {
-	uint16_t flags = fw_msg_flags(msg->type) | (last ? NLM_F_ACK : 0);
+	uint16_t flags = fw_msg_flags(msg) | (last ? NLM_F_ACK : 0);
 	struct nlmsghdr *nlh;
 
 	nlh = nftnl_nlmsg_build_hdr(at, fw_msg_nlmsg_type(msg->type),
@@ -290,6 +355,7 @@ static void fw_msg_build(const struct fw_msg *msg, char *at, uint32_t seq,
 		nftnl_table_nlmsg_build_payload(nlh, msg->table);
 		break;
 	case FW_MSG_NEWCHAIN:
+	case FW_MSG_DELCHAIN:
 		nftnl_chain_nlmsg_build_payload(nlh, msg->chain);
 		break;
 	case FW_MSG_NEWSET:
@@ -300,6 +366,7 @@ static void fw_msg_build(const struct fw_msg *msg, char *at, uint32_t seq,
 		nftnl_set_elems_nlmsg_build_payload(nlh, msg->set);
 		break;
 	case FW_MSG_NEWRULE:
+	case FW_MSG_DELRULE:
 		nftnl_rule_nlmsg_build_payload(nlh, msg->rule);
 		break;
 	}

@@ -2,8 +2,9 @@
 /*
  * fw internals, shared by fw.c (socket side), fw-plan.c (plans and their
  * encoding), fw-build.c and fw-rules.c (the ruleset of table inet netd),
- * fw-guard.c (table bridge netd: port protection), fw-expr.c (one helper
- * per nftables expression) and the unit tests.
+ * fw-net.c (one network's part of it), fw-guard.c (table bridge netd:
+ * port protection), fw-expr.c (one helper per nftables expression) and
+ * the unit tests.
  *
  * The builder is pure: fw_plan_sync() turns a list of networks into a
  * "plan", the ordered list of nftnl objects that make up one batch, and
@@ -71,10 +72,13 @@ enum fw_msg_type {
 	FW_MSG_NEWSETELEM,	/* elements attached to .set */
 	FW_MSG_DELSETELEM,	/* elements attached to .set */
 	FW_MSG_NEWRULE,
+	FW_MSG_DELRULE,		/* every rule of .rule's chain: flush chain */
+	FW_MSG_DELCHAIN,
 };
 
 struct fw_msg {
 	enum fw_msg_type type;
+	bool excl;		/* NLM_F_EXCL: the kernel refuses what exists */
 	union {
 		struct nftnl_table *table;
 		struct nftnl_chain *chain;
@@ -113,10 +117,22 @@ void fw_buf_release(struct fw_buf *buf);
 struct nftnl_table *fw_table_new(uint16_t family, const char *name);
 /* "rule 3 of chain web-from" and the like, for error messages. */
 void fw_msg_describe(const struct fw_msg *msg, char *buf, size_t len);
+/* An element of set (its key, and " (interval end)" if flags say so) as
+ * nft would write it: "netd-web", 10.10.0.0, tcp . 8080, ... */
+void fw_elem_describe(const char *set, const uint8_t *key, uint32_t len,
+		      uint32_t flags, char *buf, size_t buflen);
 
 /* fw-build.c: validation, tables, chains, sets and their elements */
 int fw_plan_sync(const struct fw_network *nets, size_t n,
 		 struct fw_plan **ret, char *err, size_t errlen);
+
+/* fw-net.c: one network's part of table inet netd, in one batch: old
+ * NULL adds new, new NULL removes old, both replace old with new. */
+int fw_plan_net(const struct fw_network *old, const struct fw_network *new,
+		struct fw_plan **ret, char *err, size_t errlen);
+/* Why the kernel may refuse msg (of a fw_plan_net() plan) with EEXIST,
+ * or NULL. */
+const char *fw_net_clash_hint(const struct fw_msg *msg);
 
 /* fw-guard.c: table bridge netd, whole (sync) or one port's elements */
 int fw_plan_guard_sync(const struct fw_guard *g, size_t n,
@@ -130,6 +146,7 @@ int fw_plan_guard_set(const struct fw_guard *old, const struct fw_guard *new,
 struct fw_ctx {
 	struct fw_plan *plan;
 	uint16_t family;		/* NFPROTO_INET or NFPROTO_BRIDGE */
+	bool excl;			/* new chains and elements exclusive */
 	char *err;
 	size_t errlen;
 	char rule_chain[FW_CHAIN_NAME_MAX];	/* chain of the last rule */
@@ -181,17 +198,36 @@ bool fw_subnet_end(const struct fw_subnet *s, uint8_t *out);
 bool fw_prefix_redundant(const struct fw_network *net, size_t i);
 void fw_chain_name(char *buf, const struct fw_network *net,
 		   const char *suffix);
+int fw_check_network(struct fw_ctx *ctx, const struct fw_network *net);
+/* The names of a network's chains (NAME-from, -to, -in, -masq, -dnat as
+ * its mode and forwards ask); returns how many. */
+#define FW_NET_CHAINS_MAX	5
+size_t fw_net_chain_names(const struct fw_network *net,
+			  char names[][FW_CHAIN_NAME_MAX]);
 /* Objects of table ctx->family netd, appended to ctx->plan. */
 int fw_build_tables(struct fw_ctx *ctx);
 int fw_add_chain(struct fw_ctx *ctx, const char *name,
 		 const struct fw_base_chain *base);
+int fw_add_net_chains(struct fw_ctx *ctx, const struct fw_network *net);
+/* Flush chain NAME (delete all its rules), delete chain NAME. */
+int fw_flush_chain(struct fw_ctx *ctx, const char *name);
+int fw_del_chain(struct fw_ctx *ctx, const char *name);
 int fw_add_set(struct fw_ctx *ctx, const struct fw_set_def *def, uint32_t id);
 /* Element KEY [: jump JUMP], FLAGS e.g. NFT_SET_ELEM_INTERVAL_END, in a
- * NEWSETELEM message; fw_elem_del() in a DELSETELEM message. */
+ * message of type (NEWSETELEM, or DELSETELEM which ignores jump);
+ * consecutive elements of one set share messages. */
+int fw_elem_put(struct fw_ctx *ctx, enum fw_msg_type type, const char *set,
+		const void *key, uint32_t len, uint32_t flags,
+		const char *jump);
 int fw_elem_add(struct fw_ctx *ctx, const char *set, const void *key,
 		uint32_t len, uint32_t flags, const char *jump);
 int fw_elem_del(struct fw_ctx *ctx, const char *set, const void *key,
 		uint32_t len);
+/* Everything one network puts in the dispatch sets and maps (bridges,
+ * from_bridge, to_bridge, input_bridge, masq4, masq6, dnat), in messages
+ * of type; the network must have passed fw_check_network(). */
+int fw_build_net_elems(struct fw_ctx *ctx, enum fw_msg_type type,
+		       const struct fw_network *net);
 
 /* fw-rules.c: the rules */
 int fw_build_base_rules(struct fw_ctx *ctx);

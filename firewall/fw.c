@@ -214,15 +214,91 @@ static const char *fw_expr_name(const struct nlattr *elem)
 	return "?";
 }
 
-/* Name the expression of a rule message that an error offset points
- * into, e.g. ", expression 2 (lookup)". */
-static void fw_describe_offset(const struct nlmsghdr *nlh, uint32_t offset,
-			       char *buf, size_t len)
+struct fw_elem_attrs {
+	const char *set;
+	const uint8_t *key;
+	uint32_t key_len;
+	uint32_t flags;
+};
+
+static int fw_elem_attr(const struct nlattr *attr, void *data)
+{
+	struct fw_elem_attrs *e = data;
+	const struct nlattr *v;
+
+	switch (mnl_attr_get_type(attr)) {
+	case NFTA_SET_ELEM_KEY:
+		mnl_attr_for_each_nested(v, attr)
+			if (mnl_attr_get_type(v) == NFTA_DATA_VALUE) {
+				e->key = mnl_attr_get_payload(v);
+				e->key_len = mnl_attr_get_payload_len(v);
+			}
+		break;
+	case NFTA_SET_ELEM_FLAGS:
+		if (mnl_attr_validate(attr, MNL_TYPE_U32) == 0)
+			e->flags = ntohl(mnl_attr_get_u32(attr));
+		break;
+	}
+	return MNL_CB_OK;
+}
+
+/* ", element tcp . 8080" for the element (NFTA_LIST_ELEM nest) elem. */
+static void fw_describe_elem(const char *set, const struct nlattr *elem,
+			     char *buf, size_t len)
+{
+	struct fw_elem_attrs e = { .set = set };
+	char key[96];
+
+	(void)mnl_attr_parse_nested(elem, fw_elem_attr, &e);
+	if (!e.key)
+		return;
+	fw_elem_describe(set, e.key, e.key_len, e.flags, key, sizeof(key));
+	snprintf(buf, len, ", element %s", key);
+}
+
+/* Name the element of an element message that an error offset points
+ * into (the kernel points at the element it refused), or the element if
+ * the message has only one. */
+static void fw_describe_elems(const struct nlmsghdr *nlh, bool has_offset,
+			      uint32_t offset, char *buf, size_t len)
+{
+	const struct nlattr *attr, *elem, *pick = NULL;
+	const char *set = "";
+	unsigned int n = 0;
+
+	mnl_attr_for_each(attr, nlh, sizeof(struct nfgenmsg)) {
+		if (mnl_attr_get_type(attr) == NFTA_SET_ELEM_LIST_SET &&
+		    mnl_attr_validate(attr, MNL_TYPE_NUL_STRING) == 0)
+			set = mnl_attr_get_str(attr);
+		if (mnl_attr_get_type(attr) != NFTA_SET_ELEM_LIST_ELEMENTS)
+			continue;
+		mnl_attr_for_each_nested(elem, attr) {
+			n++;
+			if (has_offset && fw_attr_covers(nlh, elem, offset))
+				pick = elem;
+			if (!has_offset)
+				pick = n == 1 ? elem : NULL;
+		}
+	}
+	if (pick)
+		fw_describe_elem(set, pick, buf, len);
+}
+
+/* Name what an error offset points into: the expression of a rule
+ * message, e.g. ", expression 2 (lookup)", or the element of an element
+ * message. */
+static void fw_describe_offset(const struct nlmsghdr *nlh, bool has_offset,
+			       uint32_t offset, char *buf, size_t len)
 {
 	const struct nlattr *attr, *elem;
 
 	buf[0] = '\0';
-	if (NFNL_MSG_TYPE(nlh->nlmsg_type) != NFT_MSG_NEWRULE)
+	if (NFNL_MSG_TYPE(nlh->nlmsg_type) == NFT_MSG_NEWSETELEM ||
+	    NFNL_MSG_TYPE(nlh->nlmsg_type) == NFT_MSG_DELSETELEM) {
+		fw_describe_elems(nlh, has_offset, offset, buf, len);
+		return;
+	}
+	if (NFNL_MSG_TYPE(nlh->nlmsg_type) != NFT_MSG_NEWRULE || !has_offset)
 		return;
 	mnl_attr_for_each(attr, nlh, sizeof(struct nfgenmsg)) {
 		unsigned int k = 0;
@@ -255,25 +331,33 @@ static const struct nlmsghdr *fw_buf_msg(const struct fw_buf *buf, size_t idx)
 static void fw_ack_error(struct fw *fw, struct fw_acks *a,
 			 const struct nlmsghdr *nlh, size_t idx, int err)
 {
-	char what[160], where[64] = "";
+	const struct fw_msg *msg = NULL;
+	char what[160], where[128] = "";
 	const struct nlmsghdr *req;
+	const char *hint = NULL;
 	struct fw_extack ext;
 
 	if (a->n_errs++ == 0)
 		a->first_err = err;
 	if (a->n_errs > FW_MAX_REPORTED)
 		return;
-	if (idx == 0 || idx > a->plan->n)
-		snprintf(what, sizeof(what), "batch");
+	if (idx > 0 && idx <= a->plan->n)
+		msg = &a->plan->msgs[idx - 1];
+	if (msg)
+		fw_msg_describe(msg, what, sizeof(what));
 	else
-		fw_msg_describe(&a->plan->msgs[idx - 1], what, sizeof(what));
+		snprintf(what, sizeof(what), "batch");
+	if (msg && (err == -EEXIST || err == -ENOTEMPTY))
+		hint = fw_net_clash_hint(msg);
 	fw_extack_parse(nlh, &ext);
 	req = fw_buf_msg(a->buf, idx);
-	if (ext.has_offset && req)
-		fw_describe_offset(req, ext.offset, where, sizeof(where));
-	fw_errmsg_add(fw, "%s%s: %s%s%s%s", what, where, strerror(-err),
+	if (req)
+		fw_describe_offset(req, ext.has_offset, ext.offset, where,
+				   sizeof(where));
+	fw_errmsg_add(fw, "%s%s: %s%s%s%s%s%s%s", what, where, strerror(-err),
 		      ext.msg ? " (" : "", ext.msg ? ext.msg : "",
-		      ext.msg ? ")" : "");
+		      ext.msg ? ")" : "", hint ? " (" : "", hint ? hint : "",
+		      hint ? ")" : "");
 }
 
 struct fw_ack_ctx {
@@ -413,31 +497,22 @@ static void fw_get_cb(const struct nlmsghdr *nlh, void *data)
 
 	if (nlh->nlmsg_seq != c->seq)
 		return;
-	if (NFNL_MSG_TYPE(nlh->nlmsg_type) == NFT_MSG_NEWTABLE) {
-		c->found = true;
-	} else if (nlh->nlmsg_type == NLMSG_ERROR &&
-		   mnl_nlmsg_get_payload_len(nlh) >= sizeof(*e)) {
+	if (nlh->nlmsg_type == NLMSG_ERROR &&
+	    mnl_nlmsg_get_payload_len(nlh) >= sizeof(*e)) {
 		c->answered = true;
 		c->error = e->error;
+	} else if (nlh->nlmsg_type >= NLMSG_MIN_TYPE) {
+		c->found = true;	/* the object asked for */
 	}
 }
 
-/* 1 if table FAMILY netd exists, 0 if not (or if the kernel has no such
- * family), negative errno on failure. */
-static int fw_get_table(struct fw *fw, uint16_t family)
+/* Send the GET request nlh for one object: 1 if the kernel has it, 0 if
+ * not (or if the kernel has no such family), negative errno on failure. */
+static int fw_get_obj(struct fw *fw, const struct nlmsghdr *nlh)
 {
-	char buf[512];	/* GETTABLE with our table name */
-	struct fw_get_ctx c = { .seq = fw->seq++ };
-	struct nftnl_table *t = fw_table_new(family, FW_TABLE);
-	struct nlmsghdr *nlh;
+	struct fw_get_ctx c = { .seq = nlh->nlmsg_seq };
 	int ret;
 
-	if (!t)
-		return -ENOMEM;
-	nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETTABLE, family, NLM_F_ACK,
-				    c.seq);
-	nftnl_table_nlmsg_build_payload(nlh, t);
-	nftnl_table_free(t);
 	(void)fw_recv_queued(fw, NULL, NULL);
 	if (mnl_socket_sendto(fw->nl, nlh, nlh->nlmsg_len) < 0)
 		return -errno;
@@ -451,6 +526,42 @@ static int fw_get_table(struct fw *fw, uint16_t family)
 	if (c.error < 0)
 		return c.error;
 	return c.found ? 1 : 0;
+}
+
+static int fw_get_table(struct fw *fw, uint16_t family)
+{
+	char buf[512];	/* GETTABLE with our table name */
+	struct nftnl_table *t = fw_table_new(family, FW_TABLE);
+	struct nlmsghdr *nlh;
+
+	if (!t)
+		return -ENOMEM;
+	nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETTABLE, family, NLM_F_ACK,
+				    fw->seq++);
+	nftnl_table_nlmsg_build_payload(nlh, t);
+	nftnl_table_free(t);
+	return fw_get_obj(fw, nlh);
+}
+
+static int fw_get_chain(struct fw *fw, const char *name)
+{
+	char buf[512];	/* GETCHAIN with table and chain names */
+	struct nftnl_chain *c = nftnl_chain_alloc();
+	struct nlmsghdr *nlh;
+
+	if (!c)
+		return -ENOMEM;
+	nftnl_chain_set_u32(c, NFTNL_CHAIN_FAMILY, NFPROTO_INET);
+	if (nftnl_chain_set_str(c, NFTNL_CHAIN_TABLE, FW_TABLE) < 0 ||
+	    nftnl_chain_set_str(c, NFTNL_CHAIN_NAME, name) < 0) {
+		nftnl_chain_free(c);
+		return -ENOMEM;
+	}
+	nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETCHAIN, NFPROTO_INET,
+				    NLM_F_ACK, fw->seq++);
+	nftnl_chain_nlmsg_build_payload(nlh, c);
+	nftnl_chain_free(c);
+	return fw_get_obj(fw, nlh);
 }
 
 int fw_table_exists(struct fw *fw)
@@ -487,4 +598,92 @@ int fw_remove(struct fw *fw)
 	ret = fw_send_plan(fw, plan);
 	fw_plan_free(plan);
 	return ret;
+}
+
+/* 1 if any chain of net is in table inet netd, 0 if none is. */
+static int fw_net_present(struct fw *fw, const struct fw_network *net)
+{
+	char names[FW_NET_CHAINS_MAX][FW_CHAIN_NAME_MAX];
+	size_t n = fw_net_chain_names(net, names);
+	int ret = 0;
+
+	for (size_t i = 0; ret == 0 && i < n; i++)
+		ret = fw_get_chain(fw, names[i]);
+	return ret;
+}
+
+/* The batch of fw_plan_net() failed with err: is that because table
+ * inet netd, or (removing) the network itself, is not there? */
+static int fw_net_failed(struct fw *fw, const struct fw_network *old,
+			 const struct fw_network *new, int err)
+{
+	int table = fw_get_table(fw, NFPROTO_INET), present;
+
+	if (table == 0 && !new) {
+		fw->errmsg[0] = '\0';	/* nothing to remove */
+		return 0;
+	}
+	if (table == 0) {
+		snprintf(fw->errmsg, sizeof(fw->errmsg), "table inet %s is "
+			 "missing", FW_TABLE);
+		return -ENOENT;
+	}
+	if (table == 1 && err == -ENOENT)
+		fw_errmsg_add(fw, "table inet %s is incomplete", FW_TABLE);
+	if (table < 0 || err != -EEXIST || new)
+		return err;
+	/* removing: did we clash with another network's elements only? */
+	present = fw_net_present(fw, old);
+	if (present == 0) {
+		fw->errmsg[0] = '\0';
+		return 0;
+	}
+	return err;
+}
+
+static int fw_net_change(struct fw *fw, const struct fw_network *old,
+			 const struct fw_network *new)
+{
+	struct fw_plan *plan = NULL;
+	int ret;
+
+	fw->errmsg[0] = '\0';
+	ret = fw_plan_net(old, new, &plan, fw->errmsg, sizeof(fw->errmsg));
+	if (ret < 0)
+		return ret;
+	ret = fw_send_plan(fw, plan);
+	fw_plan_free(plan);
+	if (ret == -ENOTEMPTY)	/* an interval overlap, reported as such */
+		ret = -EEXIST;
+	if (ret == -ENOENT || (ret == -EEXIST && !new))
+		ret = fw_net_failed(fw, old, new, ret);
+	return ret;
+}
+
+int fw_network_add(struct fw *fw, const struct fw_network *net)
+{
+	if (!net) {
+		snprintf(fw->errmsg, sizeof(fw->errmsg), "no network given");
+		return -EINVAL;
+	}
+	return fw_net_change(fw, NULL, net);
+}
+
+int fw_network_del(struct fw *fw, const struct fw_network *net)
+{
+	if (!net) {
+		snprintf(fw->errmsg, sizeof(fw->errmsg), "no network given");
+		return -EINVAL;
+	}
+	return fw_net_change(fw, net, NULL);
+}
+
+int fw_network_update(struct fw *fw, const struct fw_network *old,
+		      const struct fw_network *net)
+{
+	if (!old || !net) {
+		snprintf(fw->errmsg, sizeof(fw->errmsg), "no network given");
+		return -EINVAL;
+	}
+	return fw_net_change(fw, old, net);
 }

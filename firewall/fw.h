@@ -7,7 +7,12 @@
  * The caller describes the networks that should be live; fw_sync() replaces
  * the whole table with the ruleset for exactly those networks in a single
  * transaction (add table; delete table; add table and its content), so a
- * packet sees either the old ruleset or the new one, never a mix.
+ * packet sees either the old ruleset or the new one, never a mix.  That
+ * batch grows with the number of networks: it is for start-up and repair.
+ * Starting, stopping or changing one network goes through
+ * fw_network_add(), fw_network_del() and fw_network_update(), whose batch
+ * holds that network's chains, rules and map elements only, whatever the
+ * number of networks in the table.
  *
  * Guest ports of netd bridges are protected against spoofing in a second
  * table, `table bridge netd` (fw_guard_sync(), fw_guard_set()): a fixed
@@ -86,6 +91,32 @@ const char *fw_errmsg(const struct fw *fw);	/* "" when there is none */
 
 /* Replace table inet netd with the ruleset for these networks, atomically. */
 int fw_sync(struct fw *fw, const struct fw_network *nets, size_t n);
+
+/* Add one network (its chains, rules and map/set elements) to the existing
+ * table in ONE batch, touching nothing else.  -ENOENT when table inet netd
+ * is missing (caller does a full fw_sync).  -EEXIST when its chains exist
+ * already (caller: fw_network_del first, or fw_sync).
+ * The checks across networks that fw_sync() makes are the kernel's here:
+ * every chain and element is added exclusively, so a bridge another
+ * network uses, a nat subnet overlapping another one or a port another
+ * network forwards fails with -EEXIST as well, fw_errmsg() naming the
+ * chain or element ("elements of dnat (part 1), element tcp . 8080: File
+ * exists (another network forwards this port)"), and nothing changes. */
+int fw_network_add(struct fw *fw, const struct fw_network *net);
+
+/* Remove one network in ONE batch: its elements from the dispatch
+ * maps/sets first, then its chains (flush + delete), nothing else.
+ * Absent is fine (0), wholly or in part, and so is a missing table.
+ * Elements are deleted by key, as net describes them: pass the network
+ * as it was added (or last updated). */
+int fw_network_del(struct fw *fw, const struct fw_network *net);
+
+/* Replace one network's chains/elements atomically in one batch (del +
+ * add), e.g. when its addresses or forwards changed.  old is the network
+ * as it was added; old and net may differ in anything, name and bridge
+ * included.  Errors as for fw_network_add(); on error nothing changes. */
+int fw_network_update(struct fw *fw, const struct fw_network *old,
+		      const struct fw_network *net);
 
 /* Delete table inet netd (and table bridge netd); absent tables are fine. */
 int fw_remove(struct fw *fw);

@@ -9,7 +9,11 @@
  * networks), caller errors, and the encoded netlink batch.  The same for
  * table bridge netd (port protection): the whole table for 0 and 2 ports,
  * the element batches of fw_guard_set() for add, replace and remove, and
- * a rule count that does not depend on the number of ports.
+ * a rule count that does not depend on the number of ports.  One network
+ * at a time (fw_network_add/del/update): the add and remove batches of a
+ * nat network with forwards and an IPv6 prefix (golden), their shape and
+ * flags, that they hold fw_sync()'s rules and elements for it, and that
+ * network #1000's batch is the size of #1's.
  *
  * FW_UPDATE_GOLDEN=1 rewrites the golden files instead of comparing.
  */
@@ -203,13 +207,15 @@ static void render_rule(FILE *f, const struct fw_msg *m)
 		fprintf(f, "\n");
 }
 
-static void render_msg(FILE *f, const struct fw_msg *m)
+static void render_body(FILE *f, const struct fw_msg *m)
 {
 	void *args[2];
 
 	switch (m->type) {
 	case FW_MSG_NEWTABLE:
 	case FW_MSG_DELTABLE:
+	case FW_MSG_DELRULE:
+	case FW_MSG_DELCHAIN:
 	case FW_MSG_NEWSETELEM:
 	case FW_MSG_DELSETELEM: {
 		char what[128];
@@ -234,6 +240,14 @@ static void render_msg(FILE *f, const struct fw_msg *m)
 		render_rule(f, m);
 		break;
 	}
+}
+
+/* An exclusive (NLM_F_EXCL) addition reads "create ...", as in nft. */
+static void render_msg(FILE *f, const struct fw_msg *m)
+{
+	if (m->excl)
+		fprintf(f, "create ");
+	render_body(f, m);
 }
 
 static char *render_plan(const struct fw_plan *plan)
@@ -928,6 +942,7 @@ static bool plan_is_bridge(const struct fw_plan *plan)
 						     NFTNL_TABLE_FAMILY);
 			break;
 		case FW_MSG_NEWCHAIN:
+		case FW_MSG_DELCHAIN:
 			family = nftnl_chain_get_u32(m->chain,
 						     NFTNL_CHAIN_FAMILY);
 			break;
@@ -937,6 +952,7 @@ static bool plan_is_bridge(const struct fw_plan *plan)
 			family = nftnl_set_get_u32(m->set, NFTNL_SET_FAMILY);
 			break;
 		case FW_MSG_NEWRULE:
+		case FW_MSG_DELRULE:
 			family = nftnl_rule_get_u32(m->rule,
 						    NFTNL_RULE_FAMILY);
 			break;
@@ -1227,6 +1243,502 @@ static void test_guard_encode(void)
 	fw_plan_free(plan);
 }
 
+/* ---- one network at a time: fw_network_add/del/update ---- */
+
+static struct fw_plan *build_net(const char *name,
+				 const struct fw_network *old,
+				 const struct fw_network *new)
+{
+	struct fw_plan *plan = NULL;
+	char err[FW_ERRMSG_MAX];
+	int ret = fw_plan_net(old, new, &plan, err, sizeof(err));
+
+	check(ret == 0, "%s: builds (%d %s)", name, ret, err);
+	if (ret < 0)
+		exit(1);
+	return plan;
+}
+
+/* The messages of one type, rendered without "create ". */
+static char *render_of_type(const struct fw_plan *plan, enum fw_msg_type type)
+{
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+
+	if (!f)
+		abort();
+	for (size_t i = 0; i < plan->n; i++)
+		if (plan->msgs[i].type == type)
+			render_body(f, &plan->msgs[i]);
+	fclose(f);
+	return text;
+}
+
+/* The rules of the chains whose names start with prefix. */
+static char *render_chain_rules(const struct fw_plan *plan, const char *prefix)
+{
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+
+	if (!f)
+		abort();
+	for (size_t i = 0; i < plan->n; i++)
+		if (plan->msgs[i].type == FW_MSG_NEWRULE &&
+		    strncmp(nftnl_rule_get_str(plan->msgs[i].rule,
+					       NFTNL_RULE_CHAIN), prefix,
+			    strlen(prefix)) == 0)
+			render_body(f, &plan->msgs[i]);
+	fclose(f);
+	return text;
+}
+
+struct key_list {
+	FILE *f;
+	const char *set;
+	bool jumps;		/* an element carries a jump */
+};
+
+static int key_of(struct nftnl_set_elem *e, void *data)
+{
+	struct key_list *k = data;
+	uint32_t len = 0;
+	const uint8_t *key = nftnl_set_elem_get(e, NFTNL_SET_ELEM_KEY, &len);
+
+	fprintf(k->f, "%s ", k->set);
+	render_key(k->f, k->set, key, len);
+	if (nftnl_set_elem_is_set(e, NFTNL_SET_ELEM_FLAGS) &&
+	    nftnl_set_elem_get_u32(e, NFTNL_SET_ELEM_FLAGS) &
+	    NFT_SET_ELEM_INTERVAL_END)
+		fprintf(k->f, " end");
+	fprintf(k->f, "\n");
+	k->jumps |= nftnl_set_elem_is_set(e, NFTNL_SET_ELEM_CHAIN);
+	return 0;
+}
+
+/* "SET KEY[ end]" for every element in messages of type, in order. */
+static char *elem_keys(const struct fw_plan *plan, enum fw_msg_type type,
+		       bool *jumps)
+{
+	struct key_list k = { 0 };
+	char *text = NULL;
+	size_t len = 0;
+
+	k.f = open_memstream(&text, &len);
+	if (!k.f)
+		abort();
+	for (size_t i = 0; i < plan->n; i++) {
+		if (plan->msgs[i].type != type)
+			continue;
+		k.set = nftnl_set_get_str(plan->msgs[i].set, NFTNL_SET_NAME);
+		nftnl_set_elem_foreach(plan->msgs[i].set, key_of, &k);
+	}
+	fclose(k.f);
+	if (jumps)
+		*jumps = k.jumps;
+	return text;
+}
+
+static bool check_strings(bool want_equal, char *a, char *b)
+{
+	bool same = strcmp(a, b) == 0;
+
+	if (same != want_equal)
+		first_difference(a, b);
+	free(a);
+	free(b);
+	return same == want_equal;
+}
+
+/* Chains, then rules, then elements; exclusive chains and elements. */
+static bool add_plan_shape(const struct fw_plan *plan)
+{
+	int last = 0;
+
+	for (size_t i = 0; i < plan->n; i++) {
+		const struct fw_msg *m = &plan->msgs[i];
+		int rank = m->type == FW_MSG_NEWCHAIN ? 1 :
+			   m->type == FW_MSG_NEWRULE ? 2 :
+			   m->type == FW_MSG_NEWSETELEM ? 3 : 99;
+
+		if (rank < last || rank == 99 ||
+		    m->excl != (m->type != FW_MSG_NEWRULE))
+			return false;
+		last = rank;
+	}
+	return true;
+}
+
+static void test_net_add(void)
+{
+	struct fw_network web = net_web();
+	struct fw_plan *add = build_net("net add", NULL, &web);
+	struct fw_plan *sync = build("net sync", &web, 1);
+	struct ref_check jumps = { add, true }, lookups = { sync, true };
+
+	check(add_plan_shape(add), "net add: chains, rules, elements; no "
+	      "table, set or deletion; chains and elements exclusive");
+	check(count_type(add, FW_MSG_NEWCHAIN) == 5 &&
+	      has_chain(add, "web-from") && has_chain(add, "web-to") &&
+	      has_chain(add, "web-in") && has_chain(add, "web-masq") &&
+	      has_chain(add, "web-dnat"), "net add: the 5 chains of web");
+	check(check_strings(true, render_chain_rules(add, ""),
+			    render_chain_rules(sync, "web-")),
+	      "net add: the rules are fw_sync()'s for web's chains");
+	check(check_strings(true, render_of_type(add, FW_MSG_NEWSETELEM),
+			    render_of_type(sync, FW_MSG_NEWSETELEM)),
+	      "net add: the elements are fw_sync()'s for web alone");
+	check(count_elems(add, FW_MSG_NEWSETELEM, FW_SET_BRIDGES) == 1 &&
+	      count_elems(add, FW_MSG_NEWSETELEM, FW_MAP_FROM) == 1 &&
+	      count_elems(add, FW_MSG_NEWSETELEM, FW_MAP_TO) == 1 &&
+	      count_elems(add, FW_MSG_NEWSETELEM, FW_MAP_INPUT) == 1 &&
+	      count_elems(add, FW_MSG_NEWSETELEM, FW_MAP_MASQ4) == 2 &&
+	      count_elems(add, FW_MSG_NEWSETELEM, FW_MAP_MASQ6) == 2 &&
+	      count_elems(add, FW_MSG_NEWSETELEM, FW_MAP_DNAT) == 2,
+	      "net add: 1 bridge, 3 dispatch elements, 2 intervals, 2 ports");
+	for (size_t i = 0; i < add->n; i++) {
+		if (add->msgs[i].type == FW_MSG_NEWRULE)
+			nftnl_expr_foreach(add->msgs[i].rule, check_lookup_ref,
+					   &lookups);
+		if (add->msgs[i].type == FW_MSG_NEWSETELEM)
+			nftnl_set_elem_foreach(add->msgs[i].set,
+					       check_jump_ref, &jumps);
+	}
+	check(jumps.ok && lookups.ok, "net add: jumps go to chains of the "
+	      "batch, lookups to sets of the table");
+	fw_plan_free(add);
+	fw_plan_free(sync);
+}
+
+/* Add chains, add elements, delete elements, then flush and delete each
+ * chain; nothing exclusive. */
+static bool del_plan_shape(const struct fw_plan *plan)
+{
+	const char *flushed = NULL;
+	int last = 0;
+
+	for (size_t i = 0; i < plan->n; i++) {
+		const struct fw_msg *m = &plan->msgs[i];
+		int rank = m->type == FW_MSG_NEWCHAIN ? 1 :
+			   m->type == FW_MSG_NEWSETELEM ? 2 :
+			   m->type == FW_MSG_DELSETELEM ? 3 :
+			   m->type == FW_MSG_DELRULE ? 4 :
+			   m->type == FW_MSG_DELCHAIN ? 4 : 99;
+
+		if (rank < last || rank == 99 || m->excl)
+			return false;
+		last = rank;
+		if (m->type == FW_MSG_DELRULE) {
+			if (flushed ||
+			    nftnl_rule_is_set(m->rule, NFTNL_RULE_HANDLE))
+				return false;
+			flushed = nftnl_rule_get_str(m->rule,
+						     NFTNL_RULE_CHAIN);
+		} else if (m->type == FW_MSG_DELCHAIN) {
+			if (!flushed || strcmp(flushed, nftnl_chain_get_str(
+					m->chain, NFTNL_CHAIN_NAME)) != 0)
+				return false;
+			flushed = NULL;
+		}
+	}
+	return last == 4 && !flushed;
+}
+
+static void test_net_del(void)
+{
+	struct fw_network web = net_web();
+	struct fw_plan *add = build_net("net add", NULL, &web);
+	struct fw_plan *del = build_net("net del", &web, NULL);
+	bool jumps = true;
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f;
+
+	check(del_plan_shape(del), "net del: add chains, add elements, delete "
+	      "elements, flush + delete each chain; nothing exclusive");
+	check(count_type(del, FW_MSG_DELCHAIN) == 5 &&
+	      count_type(del, FW_MSG_NEWCHAIN) == 5 &&
+	      count_type(del, FW_MSG_NEWRULE) == 0,
+	      "net del: the 5 chains of web, no rule added");
+	check(check_strings(true, elem_keys(del, FW_MSG_DELSETELEM, &jumps),
+			    elem_keys(add, FW_MSG_NEWSETELEM, NULL)) && !jumps,
+	      "net del: deletes the keys net add adds, interval ends "
+	      "included, without jumps");
+	check(check_strings(true, render_of_type(del, FW_MSG_NEWSETELEM),
+			    render_of_type(add, FW_MSG_NEWSETELEM)),
+	      "net del: first adds the very elements net add adds (a no-op "
+	      "for those that exist)");
+	f = open_memstream(&text, &len);
+	if (!f)
+		abort();
+	append_plan(f, "fw_network_add(web)", add);
+	append_plan(f, "fw_network_del(web)", del);
+	fclose(f);
+	check_golden_text("net-web", text);
+	fw_plan_free(add);
+	fw_plan_free(del);
+}
+
+static void test_net_update(void)
+{
+	struct fw_forward more[3] = { web_fwd[0], web_fwd[1],
+		fwd(IPPROTO_TCP, 2222, AF_INET, "10.10.0.11", 22) };
+	struct fw_network web = net_web(), web2 = net_web();
+	struct fw_plan *upd, *del, *add;
+	char *a, *b, *both;
+
+	web2.forwards = more;
+	web2.n_forwards = 3;
+	upd = build_net("net update", &web, &web2);
+	del = build_net("net update: del", &web, NULL);
+	add = build_net("net update: add", NULL, &web2);
+	a = render_plan(del);
+	b = render_plan(add);
+	if (asprintf(&both, "%s%s", a, b) < 0)
+		abort();
+	check(check_strings(true, render_plan(upd), both),
+	      "net update: the removal of the old network, then the "
+	      "addition of the new one, in one plan");
+	check(count_elems(upd, FW_MSG_NEWSETELEM, FW_MAP_DNAT) == 2 + 3 &&
+	      count_elems(upd, FW_MSG_DELSETELEM, FW_MAP_DNAT) == 2,
+	      "net update: 2 old ports re-added and deleted, 3 new ports");
+	free(a);
+	free(b);
+	fw_plan_free(upd);
+	fw_plan_free(del);
+	fw_plan_free(add);
+}
+
+/* Networks of equal-length names and addresses: "n0000" ... */
+static void make_fixed(struct fw_network *nets, size_t n, char names[][16],
+		       char bridges[][16], struct fw_prefix (*pfxs)[2],
+		       struct fw_forward *fwds)
+{
+	for (size_t i = 0; i < n; i++) {
+		snprintf(names[i], 16, "n%04zu", i);
+		snprintf(bridges[i], 16, "netd-n%04zu", i);
+		pfxs[i][0] = (struct fw_prefix){ .family = AF_INET, .len = 24 };
+		pfxs[i][0].host.v4.s_addr = htonl(0x0a000001 |
+						  (uint32_t)i << 8);
+		pfxs[i][1] = pfx(AF_INET6, "fd00::1", 64);
+		pfxs[i][1].host.v6.s6_addr[6] = (uint8_t)(i >> 8);
+		pfxs[i][1].host.v6.s6_addr[7] = (uint8_t)i;
+		fwds[i] = (struct fw_forward){ IPPROTO_TCP,
+			(uint16_t)(20000 + i), AF_INET,
+			{ .v4 = pfxs[i][0].host.v4 }, 80 };
+		nets[i] = (struct fw_network){ names[i], bridges[i],
+			FW_MODE_NAT, "eth0", pfxs[i], 2, &fwds[i], 1 };
+	}
+}
+
+static size_t encoded_len(const struct fw_plan *plan)
+{
+	struct fw_buf buf;
+	size_t len = 0;
+
+	if (fw_plan_encode(plan, 1, &buf) == 0)
+		len = buf.len;
+	fw_buf_release(&buf);
+	return len;
+}
+
+/* The batch of one network does not depend on how many others there are:
+ * it is built from that network alone, and must stay so. */
+static void test_net_scaling(void)
+{
+	static struct fw_network nets[1000];
+	static char names[1000][16], bridges[1000][16];
+	static struct fw_prefix pfxs[1000][2];
+	static struct fw_forward fwds[1000];
+	struct fw_plan *a1, *a1000, *d1, *d1000, *sync;
+
+	make_fixed(nets, 1000, names, bridges, pfxs, fwds);
+	a1 = build_net("add #1", NULL, &nets[0]);
+	a1000 = build_net("add #1000", NULL, &nets[999]);
+	d1 = build_net("del #1", &nets[0], NULL);
+	d1000 = build_net("del #1000", &nets[999], NULL);
+	sync = build("sync 1000", nets, 1000);
+	check(a1->n == a1000->n && encoded_len(a1) == encoded_len(a1000),
+	      "add: network #1000's batch is #1's size (%zu messages, %zu "
+	      "bytes; fw_sync of all 1000: %zu messages, %zu bytes)", a1->n,
+	      encoded_len(a1), sync->n, encoded_len(sync));
+	check(d1->n == d1000->n && encoded_len(d1) == encoded_len(d1000),
+	      "del: network #1000's batch is #1's size (%zu messages, %zu "
+	      "bytes)", d1->n, encoded_len(d1));
+	fw_plan_free(a1);
+	fw_plan_free(a1000);
+	fw_plan_free(d1);
+	fw_plan_free(d1000);
+	fw_plan_free(sync);
+}
+
+static void expect_net_error(const char *what, const struct fw_network *old,
+			     const struct fw_network *new, int want,
+			     const char *needle)
+{
+	struct fw_plan *plan = NULL;
+	char err[FW_ERRMSG_MAX];
+	int ret = fw_plan_net(old, new, &plan, err, sizeof(err));
+
+	check(ret == want && plan == NULL && strstr(err, needle),
+	      "%s: %d \"%s\"", what, ret, err);
+	fw_plan_free(plan);
+}
+
+static void test_net_errors(void)
+{
+	struct fw_forward twice[2] = {
+		fwd(IPPROTO_UDP, 53, AF_INET, "10.10.0.10", 53),
+		fwd(IPPROTO_UDP, 53, AF_INET, "10.10.0.11", 53),
+	};
+	struct fw_network web = net_web(), bad = net_web();
+
+	expect_net_error("net: neither network", NULL, NULL, -EINVAL,
+			 "no network");
+	bad.name = "bad name";
+	expect_net_error("net add: invalid name", NULL, &bad, -EINVAL,
+			 "bad name");
+	expect_net_error("net del: invalid name", &bad, NULL, -EINVAL,
+			 "bad name");
+	expect_net_error("net update: invalid new network", &web, &bad,
+			 -EINVAL, "bad name");
+	bad = net_web();
+	bad.forwards = twice;
+	expect_net_error("net add: a port forwarded twice", NULL, &bad,
+			 -EEXIST, "twice");
+}
+
+struct flag_walk {
+	const struct fw_plan *plan;
+	size_t i;
+	bool ok;
+};
+
+/* What the kernel receives: exclusive additions of chains and elements,
+ * rules appended, deletions without NLM_F_CREATE. */
+static uint16_t want_flags(const struct fw_msg *m)
+{
+	switch (m->type) {
+	case FW_MSG_NEWRULE:
+		return NLM_F_CREATE | NLM_F_APPEND;
+	case FW_MSG_DELTABLE:
+	case FW_MSG_DELSETELEM:
+	case FW_MSG_DELRULE:
+	case FW_MSG_DELCHAIN:
+		return 0;
+	case FW_MSG_NEWTABLE:
+	case FW_MSG_NEWCHAIN:
+	case FW_MSG_NEWSET:
+	case FW_MSG_NEWSETELEM:
+		break;
+	}
+	return NLM_F_CREATE | (m->excl ? NLM_F_EXCL : 0);
+}
+
+static uint16_t want_type(enum fw_msg_type type)
+{
+	switch (type) {
+	case FW_MSG_NEWTABLE:
+		return NFT_MSG_NEWTABLE;
+	case FW_MSG_DELTABLE:
+		return NFT_MSG_DELTABLE;
+	case FW_MSG_NEWCHAIN:
+		return NFT_MSG_NEWCHAIN;
+	case FW_MSG_NEWSET:
+		return NFT_MSG_NEWSET;
+	case FW_MSG_NEWRULE:
+		return NFT_MSG_NEWRULE;
+	case FW_MSG_NEWSETELEM:
+		return NFT_MSG_NEWSETELEM;
+	case FW_MSG_DELSETELEM:
+		return NFT_MSG_DELSETELEM;
+	case FW_MSG_DELRULE:
+		return NFT_MSG_DELRULE;
+	case FW_MSG_DELCHAIN:
+		return NFT_MSG_DELCHAIN;
+	}
+	return NFT_MSG_MAX;
+}
+
+static bool encoded_flags_ok(const struct fw_plan *plan, size_t *n_excl)
+{
+	const struct nlmsghdr *nlh;
+	struct fw_buf buf;
+	bool ok;
+	size_t i = 0;
+	int len;
+
+	*n_excl = 0;
+	if (fw_plan_encode(plan, 7, &buf) < 0)
+		return false;
+	nlh = (const void *)buf.data;
+	len = (int)buf.len;
+	ok = true;
+	for (; mnl_nlmsg_ok(nlh, len); nlh = mnl_nlmsg_next(nlh, &len), i++) {
+		const struct fw_msg *m;
+		uint16_t f = nlh->nlmsg_flags & ~(NLM_F_REQUEST | NLM_F_ACK);
+
+		if (i == 0 || i == plan->n + 1)
+			continue;
+		m = &plan->msgs[i - 1];
+		*n_excl += !!(f & NLM_F_EXCL);
+		ok = ok && f == want_flags(m) &&
+		     NFNL_MSG_TYPE(nlh->nlmsg_type) == want_type(m->type);
+	}
+	fw_buf_release(&buf);
+	return ok && i == plan->n + 2;
+}
+
+static void test_net_encode(void)
+{
+	struct fw_network web = net_web();
+	struct fw_plan *add = build_net("net encode add", NULL, &web);
+	struct fw_plan *del = build_net("net encode del", &web, NULL);
+	struct fw_plan *sync = build("net encode sync", &web, 1);
+	size_t x_add, x_del, x_sync;
+	bool ok_add = encoded_flags_ok(add, &x_add);
+	bool ok_del = encoded_flags_ok(del, &x_del);
+	bool ok_sync = encoded_flags_ok(sync, &x_sync);
+
+	check(ok_add && x_add == 5 + count_type(add, FW_MSG_NEWSETELEM),
+	      "net encode add: NLM_F_EXCL on the %zu chain and element "
+	      "messages, rules appended", x_add);
+	check(ok_del && x_del == 0, "net encode del: DELSETELEM, DELRULE "
+	      "(flush), DELCHAIN, no NLM_F_EXCL");
+	check(ok_sync && x_sync == 0, "fw_sync's batch has no NLM_F_EXCL, "
+	      "as before");
+	fw_plan_free(add);
+	fw_plan_free(del);
+	fw_plan_free(sync);
+}
+
+static void expect_describe(const char *set, const void *key, uint32_t len,
+			    uint32_t flags, const char *want)
+{
+	char buf[96];
+
+	fw_elem_describe(set, key, len, flags, buf, sizeof(buf));
+	check(strcmp(buf, want) == 0, "describe %s element: %s", set, buf);
+}
+
+static void test_elem_describe(void)
+{
+	uint8_t v4[4] = { 10, 10, 1, 0 }, v6[16] = { 0xfd, 0, 0, 0x10 };
+	uint8_t dnat[8] = { IPPROTO_UDP, 0, 0, 0, 0x14, 0xe9 };
+	uint8_t ifname[16] = "netd-web", mac[24] = "vnet0";
+
+	mac[16] = 0x02;
+	mac[21] = 0x10;
+	expect_describe(FW_MAP_MASQ4, v4, 4, NFT_SET_ELEM_INTERVAL_END,
+			"10.10.1.0 (interval end)");
+	expect_describe(FW_MAP_MASQ6, v6, 16, 0, "fd00:10::");
+	expect_describe(FW_MAP_DNAT, dnat, 8, 0, "udp . 5353");
+	expect_describe(FW_MAP_FROM, ifname, 16, 0, "\"netd-web\"");
+	expect_describe(FW_SET_PORT_MAC, mac, 24, 0,
+			"\"vnet0\" . 02:00:00:00:00:10");
+}
+
 int main(void)
 {
 	fixtures_init();
@@ -1249,6 +1761,13 @@ int main(void)
 	test_guard_set();
 	test_guard_errors();
 	test_guard_encode();
+	test_net_add();
+	test_net_del();
+	test_net_update();
+	test_net_scaling();
+	test_net_errors();
+	test_net_encode();
+	test_elem_describe();
 	printf("%s: %d failure(s)\n", failures ? "FAIL" : "PASS", failures);
 	return failures ? 1 : 0;
 }

@@ -9,10 +9,16 @@
  * removes everything, twice.  Port protection (table bridge netd): loads
  * it, changes ports one by one, and sends real frames from a guarded and
  * an unguarded bridge port to see which ones the bridge lets through.
+ * One network at a time: fw_sync() of two networks, then adds, removes
+ * and updates one by one, comparing the table after each step with what
+ * fw_sync() of the same set makes (in a child's namespace); clashes the
+ * kernel must refuse; a missing table; and the time of an addition with
+ * 1 and with 500 networks present (printed, not asserted).
  * Skips (77) unless root.
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <sched.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -997,6 +1003,439 @@ static void test_guard_traffic(struct fw *fw)
 	guard_rig_close(&rig);
 }
 
+/* ---- one network at a time: fw_network_add/del/update ---- */
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+struct strv {
+	char **v;
+	size_t n;
+};
+
+static void strv_push(struct strv *s, char *str)
+{
+	char **v = reallocarray(s->v, s->n + 1, sizeof(*v));
+
+	if (!v || !str)
+		abort();
+	s->v = v;
+	s->v[s->n++] = str;
+}
+
+static void strv_free(struct strv *s)
+{
+	for (size_t i = 0; i < s->n; i++)
+		free(s->v[i]);
+	free(s->v);
+	*s = (struct strv){ 0 };
+}
+
+/* "elements = { a, b,\n c }" as "elements = { a, b, c }", sorted. */
+static void put_elements(FILE *out, char *list)
+{
+	struct strv items = { 0 };
+	char *save = NULL, *tok, *open = strchr(list, '{');
+	char *close = strrchr(list, '}');
+
+	if (!open || !close || close < open)
+		abort();
+	*close = '\0';
+	for (tok = strtok_r(open + 1, ",", &save); tok;
+	     tok = strtok_r(NULL, ",", &save)) {
+		size_t len;
+
+		tok += strspn(tok, " \t\n");
+		len = strlen(tok);
+		while (len && strchr(" \t\n", tok[len - 1]))
+			tok[--len] = '\0';
+		strv_push(&items, strdup(tok));
+	}
+	qsort(items.v, items.n, sizeof(*items.v), cmp_str);
+	fprintf(out, "elements = {");
+	for (size_t i = 0; i < items.n; i++)
+		fprintf(out, "%s %s", i ? "," : "", items.v[i]);
+	fprintf(out, " }\n");
+	strv_free(&items);
+}
+
+static char *trim(char *line)
+{
+	return line + strspn(line, " \t");
+}
+
+/* The state of normalize(): objects read so far, the one being read. */
+struct norm {
+	struct strv objs;
+	FILE *f;
+	char *obj;
+	size_t obj_len;
+	char *elems;		/* an element list, maybe over several lines */
+};
+
+static void norm_line(struct norm *n, const char *t)
+{
+	char *joined;
+
+	if (n->elems) {
+		if (asprintf(&joined, "%s %s", n->elems, t) < 0)
+			abort();
+		free(n->elems);
+		n->elems = joined;
+	} else if (n->f && !strncmp(t, "elements = {", 12)) {
+		n->elems = strdup(t);
+	} else if (!n->f && (!strncmp(t, "set ", 4) || !strncmp(t, "map ", 4) ||
+			     !strncmp(t, "chain ", 6))) {
+		n->f = open_memstream(&n->obj, &n->obj_len);
+		fprintf(n->f, "%s\n", t);
+	} else if (n->f && !strcmp(t, "}")) {
+		fclose(n->f);
+		n->f = NULL;
+		strv_push(&n->objs, n->obj);
+		n->obj = NULL;
+	} else if (n->f) {
+		fprintf(n->f, "%s\n", t);
+	}
+	if (n->elems && strchr(n->elems, '}')) {
+		put_elements(n->f, n->elems);
+		free(n->elems);
+		n->elems = NULL;
+	}
+}
+
+/* `nft list table inet netd` in a canonical form: its sets, maps and
+ * chains sorted by name, each set's elements sorted, rules in their
+ * order.  Incremental changes create chains and elements in another
+ * order than fw_sync() does; nothing else may differ. */
+static char *normalize(const char *listing)
+{
+	struct norm n = { 0 };
+	char *copy = strdup(listing ? listing : ""), *save = NULL, *line;
+	char *out = NULL;
+	size_t out_len = 0;
+	FILE *o;
+
+	for (line = strtok_r(copy, "\n", &save); line;
+	     line = strtok_r(NULL, "\n", &save))
+		norm_line(&n, trim(line));
+	if (n.f)
+		fclose(n.f);
+	free(n.obj);
+	free(n.elems);
+	qsort(n.objs.v, n.objs.n, sizeof(*n.objs.v), cmp_str);
+	o = open_memstream(&out, &out_len);
+	for (size_t i = 0; i < n.objs.n; i++)
+		fprintf(o, "%s\n", n.objs.v[i]);
+	fclose(o);
+	strv_free(&n.objs);
+	free(copy);
+	return out;
+}
+
+/* The listing fw_sync() of these networks gives, in a fresh namespace
+ * (a child process), normalized. */
+static char *sync_listing(const struct fw_network *set, size_t n)
+{
+	char buf[4096], *text = NULL, *norm;
+	size_t len = 0;
+	int fds[2], status;
+	ssize_t got;
+	FILE *f;
+	pid_t pid;
+
+	if (pipe2(fds, O_CLOEXEC) < 0)
+		abort();
+	fflush(stdout);
+	pid = fork();
+	if (pid == 0) {
+		struct fw *child = NULL;
+		char *list = NULL;
+		bool ok = unshare(CLONE_NEWNET) == 0 &&
+			  fw_open(&child) == 0 &&
+			  fw_sync(child, set, n) == 0 &&
+			  (list = nft_list()) != NULL;
+
+		if (ok)
+			ok = write(fds[1], list, strlen(list)) ==
+			     (ssize_t)strlen(list);
+		_exit(ok ? 0 : 1);
+	}
+	close(fds[1]);
+	f = open_memstream(&text, &len);
+	while ((got = read(fds[0], buf, sizeof(buf))) > 0)
+		fwrite(buf, 1, (size_t)got, f);
+	fclose(f);
+	close(fds[0]);
+	if (pid < 0 || waitpid(pid, &status, 0) != pid || !WIFEXITED(status) ||
+	    WEXITSTATUS(status) != 0) {
+		free(text);
+		return NULL;
+	}
+	norm = normalize(text);
+	free(text);
+	return norm;
+}
+
+static char *live_listing(void)
+{
+	char *text = nft_list(), *norm = text ? normalize(text) : NULL;
+
+	free(text);
+	return norm;
+}
+
+static void show_difference(const char *a, const char *b)
+{
+	unsigned int line = 1;
+	const char *la = a, *lb = b;
+
+	for (; *a && *a == *b; a++, b++)
+		if (*a == '\n') {
+			line++;
+			la = a + 1;
+			lb = b + 1;
+		}
+	printf("  line %u: live \"%.*s\", fw_sync \"%.*s\"\n", line,
+	       (int)strcspn(la, "\n"), la, (int)strcspn(lb, "\n"), lb);
+}
+
+/* After an incremental change the table must be what fw_sync() of the
+ * same networks makes. */
+static void same_as_sync(const char *what, const struct fw_network *set,
+			 size_t n)
+{
+	char *live = live_listing(), *want = sync_listing(set, n);
+	bool same = live && want && strcmp(live, want) == 0;
+
+	check(same, "%s: nft list table inet netd is what fw_sync() of the "
+	      "%zu networks gives", what, n);
+	if (!same && live && want)
+		show_difference(live, want);
+	free(live);
+	free(want);
+}
+
+/* The control: a set that differs by a port forward must not compare
+ * equal, or same_as_sync() could not fail. */
+static void differs_from_sync(const char *what, const struct fw_network *set,
+			      size_t n)
+{
+	char *live = live_listing(), *other = sync_listing(set, n);
+
+	check(live && other && strcmp(live, other) != 0 && strstr(live,
+	      "chain nb-from {"), "%s: the comparison tells it apart", what);
+	free(live);
+	free(other);
+}
+
+static struct fw_prefix nb_pfx[2], nc_pfx[1], x_pfx[1], y_pfx[1];
+static struct fw_forward nb_fwd[1];
+
+static struct fw_network net_of(const char *name, const char *bridge,
+				enum fw_mode mode, const struct fw_prefix *p,
+				size_t n_p, const struct fw_forward *f,
+				size_t n_f)
+{
+	return (struct fw_network){ name, bridge, mode, NULL, p, n_p, f,
+				    n_f };
+}
+
+/* Networks the kernel must refuse next to nb (with its forward). */
+static void incremental_clashes(struct fw *fw, const struct fw_network *nb)
+{
+	struct fw_network x = net_of("x", "netd-x", FW_MODE_NAT, x_pfx, 1,
+				     nb_fwd, 1);
+	struct fw_network y = net_of("y", "netd-y", FW_MODE_NAT, y_pfx, 1,
+				     NULL, 0);
+	struct fw_network z = net_of("z", "netd-nb", FW_MODE_ROUTED, x_pfx, 1,
+				     NULL, 0);
+	char *before = live_listing(), *after;
+	int ret;
+
+	ret = fw_network_add(fw, nb);
+	check(ret == -EEXIST && strstr(fw_errmsg(fw), "chain nb-from"),
+	      "adding nb again: -EEXIST (%d \"%s\")", ret, fw_errmsg(fw));
+	ret = fw_network_add(fw, &x);
+	check(ret == -EEXIST && strstr(fw_errmsg(fw), "element tcp . 2222"),
+	      "a second network forwarding tcp 2222: -EEXIST (%d \"%s\")",
+	      ret, fw_errmsg(fw));
+	ret = fw_network_add(fw, &y);
+	check(ret == -EEXIST && strstr(fw_errmsg(fw), "masq4"),
+	      "a nat subnet inside nb's: -EEXIST (%d \"%s\")", ret,
+	      fw_errmsg(fw));
+	ret = fw_network_add(fw, &z);
+	check(ret == -EEXIST && strstr(fw_errmsg(fw), "\"netd-nb\""),
+	      "a second network on bridge netd-nb: -EEXIST (%d \"%s\")", ret,
+	      fw_errmsg(fw));
+	ret = fw_network_del(fw, &z);
+	check(ret == 0, "removing z, absent and on nb's bridge, is fine "
+	      "(%d %s)", ret, fw_errmsg(fw));
+	after = live_listing();
+	check(before && after && strcmp(before, after) == 0,
+	      "the table is unchanged by the refused additions and that "
+	      "removal (nb keeps its elements)");
+	free(before);
+	free(after);
+}
+
+/* nb renamed nc, on the same bridge, its subnet widened over the old
+ * one, the same port: all of it freed and taken again in one batch. */
+static void incremental_rename(struct fw *fw, const struct fw_network *nb,
+			       const struct fw_network *c)
+{
+	struct fw_network nc;
+	int ret;
+
+	nc_pfx[0] = pfx(AF_INET, "10.50.0.1", 23);
+	nc = net_of("nc", "netd-nb", FW_MODE_NAT, nc_pfx, 1, nb_fwd, 1);
+	ret = fw_network_update(fw, nb, &nc);
+	check(ret == 0, "fw_network_update nb to nc: renamed, /23, same "
+	      "bridge and port (%d %s)", ret, fw_errmsg(fw));
+	same_as_sync("update nb to nc", (struct fw_network[]){ nc, *c }, 2);
+}
+
+static void incremental_no_table(struct fw *fw, const struct fw_network *c)
+{
+	int ret;
+
+	check(fw_remove(fw) == 0, "fw_remove");
+	ret = fw_network_add(fw, c);
+	check(ret == -ENOENT && strstr(fw_errmsg(fw), "missing"),
+	      "fw_network_add without the table: -ENOENT (%d \"%s\")", ret,
+	      fw_errmsg(fw));
+	ret = fw_network_update(fw, c, c);
+	check(ret == -ENOENT, "fw_network_update without the table: -ENOENT "
+	      "(%d \"%s\")", ret, fw_errmsg(fw));
+	ret = fw_network_del(fw, c);
+	check(ret == 0 && fw_errmsg(fw)[0] == '\0',
+	      "fw_network_del without the table is fine (%d %s)", ret,
+	      fw_errmsg(fw));
+}
+
+/* fw_sync() of web and nb, then one network at a time; after each step
+ * the table is compared with what fw_sync() of the same set makes. */
+static void test_incremental(struct fw *fw)
+{
+	struct fw_network a = nets[0], c = nets[2], b, b2;
+	char *text;
+	int ret;
+
+	nb_pfx[0] = pfx(AF_INET, "10.50.0.1", 24);
+	nb_pfx[1] = pfx(AF_INET6, "fd00:50::1", 64);
+	nb_fwd[0] = fwd(IPPROTO_TCP, 2222, AF_INET, "10.50.0.10", 22);
+	x_pfx[0] = pfx(AF_INET, "10.60.0.1", 24);
+	y_pfx[0] = pfx(AF_INET, "10.50.0.129", 25);
+	b = net_of("nb", "netd-nb", FW_MODE_NAT, nb_pfx, 2, NULL, 0);
+	b2 = net_of("nb", "netd-nb", FW_MODE_NAT, nb_pfx, 2, nb_fwd, 1);
+	ret = fw_sync(fw, (struct fw_network[]){ a, b }, 2);
+	check(ret == 0, "sync web+nb (%d %s)", ret, fw_errmsg(fw));
+	ret = fw_network_add(fw, &c);
+	check(ret == 0, "fw_network_add iso (%d %s)", ret, fw_errmsg(fw));
+	same_as_sync("add iso", (struct fw_network[]){ a, b, c }, 3);
+	differs_from_sync("control: nb with a port forward",
+			  (struct fw_network[]){ a, b2, c }, 3);
+	ret = fw_network_del(fw, &a);
+	check(ret == 0, "fw_network_del web (%d %s)", ret, fw_errmsg(fw));
+	same_as_sync("del web", (struct fw_network[]){ b, c }, 2);
+	ret = fw_network_update(fw, &b, &b2);
+	check(ret == 0, "fw_network_update nb with a forward, tcp 2222 "
+	      "(%d %s)", ret, fw_errmsg(fw));
+	same_as_sync("update nb", (struct fw_network[]){ b2, c }, 2);
+	text = live_listing();
+	printf("---- normalized listing after the update\n%s----\n",
+	       text ? text : "(none)");
+	free(text);
+	ret = fw_network_del(fw, &a);
+	check(ret == 0, "fw_network_del web again, absent (%d %s)", ret,
+	      fw_errmsg(fw));
+	same_as_sync("del web again", (struct fw_network[]){ b2, c }, 2);
+	incremental_clashes(fw, &b2);
+	incremental_rename(fw, &b2, &c);
+	incremental_no_table(fw, &c);
+}
+
+static double elapsed_ms(const struct timespec *a, const struct timespec *b)
+{
+	return (double)(b->tv_sec - a->tv_sec) * 1e3 +
+	       (double)(b->tv_nsec - a->tv_nsec) / 1e6;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+#define TIMING_RUNS	11
+
+/* Median times of adding net and removing it again, TIMING_RUNS times;
+ * false if one failed. */
+static bool time_add_del(struct fw *fw, const struct fw_network *net,
+			 double *add_ms, double *del_ms)
+{
+	double adds[TIMING_RUNS], dels[TIMING_RUNS];
+	struct timespec t0, t1, t2;
+	bool ok = true;
+
+	for (int k = 0; k < TIMING_RUNS; k++) {
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		ok = fw_network_add(fw, net) == 0 && ok;
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		ok = fw_network_del(fw, net) == 0 && ok;
+		clock_gettime(CLOCK_MONOTONIC, &t2);
+		adds[k] = elapsed_ms(&t0, &t1);
+		dels[k] = elapsed_ms(&t1, &t2);
+	}
+	qsort(adds, TIMING_RUNS, sizeof(double), cmp_double);
+	qsort(dels, TIMING_RUNS, sizeof(double), cmp_double);
+	*add_ms = adds[TIMING_RUNS / 2];
+	*del_ms = dels[TIMING_RUNS / 2];
+	return ok;
+}
+
+/* Printed, not asserted: the batch is the same size whatever the number
+ * of networks (test-fw-build checks that), but the kernel validates the
+ * whole table (every network's chains, through the verdict maps) on
+ * each commit that adds a rule or a jump. */
+static void test_incremental_timing(struct fw *fw)
+{
+	static struct fw_network many[501];
+	static char names[501][16], bridges[501][16];
+	static struct fw_prefix pfxs[501];
+	static struct fw_forward fwds[501];
+	double add1, del1, add500, del500;
+	struct timespec a, b;
+	bool ok;
+
+	for (size_t i = 0; i < 501; i++) {
+		snprintf(names[i], 16, "t%zu", i);
+		snprintf(bridges[i], 16, "netd-t%zu", i);
+		pfxs[i] = (struct fw_prefix){ .family = AF_INET, .len = 24 };
+		pfxs[i].host.v4.s_addr = htonl(0x0a800001 | (uint32_t)i << 8);
+		fwds[i] = (struct fw_forward){ IPPROTO_TCP,
+			(uint16_t)(30000 + i), AF_INET,
+			{ .v4 = pfxs[i].host.v4 }, 80 };
+		many[i] = (struct fw_network){ names[i], bridges[i],
+			FW_MODE_NAT, NULL, &pfxs[i], 1, &fwds[i], 1 };
+	}
+	ok = fw_sync(fw, many, 1) == 0 &&
+	     time_add_del(fw, &many[500], &add1, &del1);
+	clock_gettime(CLOCK_MONOTONIC, &a);
+	ok = fw_sync(fw, many, 500) == 0 && ok;
+	clock_gettime(CLOCK_MONOTONIC, &b);
+	ok = time_add_del(fw, &many[500], &add500, &del500) && ok;
+	check(ok, "timing: every sync, add and del succeeded (%s)",
+	      fw_errmsg(fw));
+	printf("timing (median of %d, not asserted): fw_network_add with 1 "
+	       "network present %.3f ms, with 500 %.3f ms (x%.1f); "
+	       "fw_network_del %.3f ms, %.3f ms; fw_sync of 500: %.1f ms\n",
+	       TIMING_RUNS, add1, add500, add500 / add1, del1, del500,
+	       elapsed_ms(&a, &b));
+}
+
 static void test_remove(struct fw *fw)
 {
 	int ret;
@@ -1049,6 +1488,8 @@ int main(void)
 	test_guard_elements(fw);
 	test_guard_traffic(fw);
 	test_large(fw);
+	test_incremental(fw);
+	test_incremental_timing(fw);
 	test_remove(fw);
 	fw = fw_close(fw);
 	printf("%s: %d failure(s)\n", failures ? "FAIL" : "PASS", failures);
