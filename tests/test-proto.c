@@ -213,6 +213,8 @@ static void test_parse_invalid(void)
 	parse_bad_s("id is a bool", "{\"id\":true,\"op\":\"x\"}", E_BAD_REQUEST, "null");
 	parse_bad("NUL inside", nul, sizeof(nul) - 1, E_BAD_REQUEST, "null");
 	CHECK(strstr(last_msg, "NUL"), "NUL inside: message %s", last_msg);
+	/* Found by fuzz-request: an escaped NUL cut the op short. */
+	parse_bad_s("op with an escaped NUL", "{\"id\":7,\"op\":\"status\\u0000junk\"}", E_BAD_REQUEST, "7");
 	parse_bad_s("trailing garbage", "{\"id\":5,\"op\":\"x\"} junk", E_BAD_REQUEST, "null");
 	parse_bad_s("two objects", "{\"id\":5,\"op\":\"x\"}{\"op\":\"y\"}", E_BAD_REQUEST, "null");
 	test_parse_nesting();
