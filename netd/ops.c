@@ -677,6 +677,7 @@ static void op_port_attach(struct client *c, const struct proto_request *req)
 static void op_port_detach(struct client *c, const struct proto_request *req)
 {
 	struct netd *d = c->netd;
+	struct rtnl_link link;
 	const char *ifname = NULL;
 	char msg[MSG_LEN];
 	struct port *p;
@@ -689,7 +690,15 @@ static void op_port_detach(struct client *c, const struct proto_request *req)
 			     r == -ENOENT ? "argument \"ifname\" is required" : msg);
 		return;
 	}
-	p = port_find_name(d, ifname);
+	/*
+	 * By the link the name designates now: the kernel reuses a deleted
+	 * TAP's name at once, possibly before its deletion event reached us,
+	 * so the table may briefly hold a stale port of the same name.
+	 */
+	if (config_ifname_valid(ifname) && rtnl_link_get(d->rt, ifname, &link) == 0)
+		p = port_find(d, link.ifindex);
+	else
+		p = NULL;
 	if (!p) {
 		client_error(c, req->id, E_NOT_FOUND, "%s: %.32s is not a netd port", req->op, ifname);
 		return;

@@ -112,16 +112,6 @@ struct port *port_find(struct netd *d, int ifindex)
 	return NULL;
 }
 
-struct port *port_find_name(struct netd *d, const char *ifname)
-{
-	size_t it;
-
-	for (struct port *p = ports_first(d, &it); p; p = ports_next(d, p, &it))
-		if (strcmp(p->ifname, ifname) == 0)
-			return p;
-	return NULL;
-}
-
 static int grow(struct netd *d)
 {
 	size_t n = d->n_port_buckets ? d->n_port_buckets * 2 : 64;

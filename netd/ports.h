@@ -58,7 +58,6 @@ int port_alias_format(char *buf, size_t len, const struct port *p);
 int port_alias_parse(const char *alias, struct port *ret);
 
 struct port *port_find(struct netd *d, int ifindex);
-struct port *port_find_name(struct netd *d, const char *ifname);
 /* Insert a copy of p; returns the stored port. */
 struct port *port_add(struct netd *d, const struct port *p);
 /* Drop from the table (and tell subscribers); does not touch the kernel. */
