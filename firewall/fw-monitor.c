@@ -34,6 +34,7 @@ struct fw_monitor {
 	struct mnl_socket *nl;
 	bool touched;		/* a message of the current transaction named our table */
 	bool foreign;		/* a finished foreign transaction touched it */
+	bool lost;		/* the socket overflowed */
 };
 
 int fw_monitor_open(struct fw_monitor **ret)
@@ -131,8 +132,11 @@ int fw_monitor_read(struct fw_monitor *m)
 			if (errno == EINTR)
 				continue;
 			if (errno == ENOBUFS) {
-				/* Events were lost: assume the worst. */
-				m->foreign = true;
+				/*
+				 * Events were lost (our own big commits can do
+				 * that).  The caller checks the tables exist.
+				 */
+				m->lost = true;
 				continue;
 			}
 			return -errno;
@@ -141,8 +145,13 @@ int fw_monitor_read(struct fw_monitor *m)
 			continue;
 	}
 	if (m->foreign) {
-		m->foreign = false;
+		m->foreign = m->lost = false;
 		return 1;
+	}
+	if (m->lost) {
+		m->lost = false;
+		m->touched = false;
+		return 2;
 	}
 	return 0;
 }

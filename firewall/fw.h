@@ -143,7 +143,8 @@ int fw_guard_set(struct fw *fw, const struct fw_guard *old,
  * Watching the ruleset (fw-monitor.c).  fw_monitor_read() drains the
  * NFNLGRP_NFTABLES events queued on fw_monitor_fd() and returns 1 when a
  * transaction committed by another process touched a table named netd
- * (flush ruleset, delete table, an edit) or events were lost, 0 otherwise.
+ * (flush ruleset, delete table, an edit), 2 when events were lost (the
+ * caller checks its tables are there), 0 otherwise.
  */
 struct fw_monitor;
 int fw_monitor_open(struct fw_monitor **ret);

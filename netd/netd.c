@@ -929,7 +929,18 @@ static void handle_fwmon(struct netd *d)
 	}
 	if (r == 0)
 		return;
-	log_warn(NULL, "table inet %s was changed by another process: restoring it", FW_TABLE);
+	if (r == 2) {
+		/*
+		 * The event socket overflowed, which netd's own large commits
+		 * can cause: repair only if a table is actually gone, or a
+		 * repair's own events would overflow it again, for ever.
+		 */
+		if (fw_table_exists(d->fw) != 0)
+			return;
+		log_warn(NULL, "nftables events were lost and table inet %s is gone", FW_TABLE);
+	} else {
+		log_warn(NULL, "table inet %s was changed by another process: restoring it", FW_TABLE);
+	}
 	d->fw_repairs++;
 	netd_firewall_sync(d);
 	guard_sync_all(d);
