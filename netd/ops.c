@@ -494,27 +494,37 @@ static int make_tap(struct client *c, const struct proto_request *req, struct ne
 	return 0;
 }
 
+/* "queues": how many fds (multiqueue TAP), 1 when absent. */
+static int queues_arg(struct client *c, const struct proto_request *req, uint32_t *ret)
+{
+	char msg[MSG_LEN];
+	int r = proto_arg_uint(req->args, "queues", PROTO_MAX_FDS, ret, msg, sizeof(msg));
+
+	if (r == -ENOENT) {
+		*ret = 1;
+		return 0;
+	}
+	if (r < 0 || *ret == 0) {
+		client_error(c, req->id, E_INVALID, "%s: %s", req->op,
+			     r < 0 ? msg : "argument \"queues\" must be 1 or more");
+		return -EINVAL;
+	}
+	return 0;
+}
+
 static void op_port_open(struct client *c, const struct proto_request *req)
 {
 	struct netd *d = c->netd;
 	int fds[PROTO_MAX_FDS];
 	const char *ifname = NULL;
-	char msg[MSG_LEN];
 	uint32_t queues = 1;
 	struct network *n;
 	struct port tmpl;
 	json_object *o;
-	int r;
 
 	n = port_prologue(c, req, &tmpl, &ifname);
-	if (!n)
+	if (!n || queues_arg(c, req, &queues) < 0)
 		return;
-	r = proto_arg_uint(req->args, "queues", PROTO_MAX_FDS, &queues, msg, sizeof(msg));
-	if (r == -EINVAL || (r == 0 && queues == 0)) {
-		client_error(c, req->id, E_INVALID, "%s: %s", req->op,
-			     r < 0 ? msg : "argument \"queues\" must be 1 or more");
-		return;
-	}
 	tmpl.kind = PORT_OPEN;
 	if (make_tap(c, req, n, &tmpl, ifname, false, queues, fds) < 0)
 		return;
@@ -570,22 +580,14 @@ static void op_port_create(struct client *c, const struct proto_request *req)
 	struct netd *d = c->netd;
 	int fds[PROTO_MAX_FDS];
 	const char *ifname = NULL;
-	char msg[MSG_LEN];
 	uint32_t queues = 1;
 	struct network *n;
 	struct port tmpl;
 	uid_t owner;
-	int r;
 
 	n = port_prologue(c, req, &tmpl, &ifname);
-	if (!n || owner_arg(c, req, &owner) < 0)
+	if (!n || owner_arg(c, req, &owner) < 0 || queues_arg(c, req, &queues) < 0)
 		return;
-	r = proto_arg_uint(req->args, "queues", PROTO_MAX_FDS, &queues, msg, sizeof(msg));
-	if (r == -EINVAL || (r == 0 && queues == 0)) {
-		client_error(c, req->id, E_INVALID, "%s: %s", req->op,
-			     r < 0 ? msg : "argument \"queues\" must be 1 or more");
-		return;
-	}
 	tmpl.owner = owner;
 	tmpl.kind = PORT_PERSISTENT;
 	if (make_tap(c, req, n, &tmpl, ifname, true, queues, fds) < 0)
