@@ -20,9 +20,11 @@
  * reach the kernel anyway when root asks:
  *   network.start  (network_start(): bridge, firewall, dnsmasq)
  *   reload         (netd_reload(): reads CONFIG_DIR, applies it)
- *   port.detach    (port_remove() of an existing port: rtnl)
- * They are root-only or owner-only, so the unprivileged pass runs them (and
- * gets permission-denied or not-found); the root pass skips them (deny_root).
+ *   port.detach    (looks the name up in the kernel first, then port_remove())
+ * network.start and reload are root-only, so the unprivileged pass runs
+ * them (and gets permission-denied); the root pass skips them (deny_root).
+ * port.detach asks the kernel before anything else, so no pass runs it past
+ * the decoder and the argument check done here.
  * network.stop is kept: on a network that is not running it only replies.
  * status and network.show read (never change) the nftables ruleset for
  * other tables' drop policies; the target moves into a network namespace of
@@ -253,7 +255,7 @@ static void run_line(const char *line, size_t len)
 
 	if (proto_parse_request(line, len, &req, &code, msg, sizeof(msg)) < 0) {
 		client_error(&cl, req.id, code, "%s", msg);
-	} else if (cl.uid == 0 && deny_root(req.op)) {
+	} else if ((cl.uid == 0 && deny_root(req.op)) || strcmp(req.op, "port.detach") == 0) {
 		/* Not run (see the top of this file); answered so the check holds. */
 		client_error(&cl, req.id, E_DENIED, "not fuzzed as root");
 	} else {
