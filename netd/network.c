@@ -353,6 +353,46 @@ static int dm_track(struct network *n, pid_t pid, bool child)
 	return netd_watch(n->netd, fd, &n->dm_source);
 }
 
+/* Try again later: 100 ms doubling to 30 s. */
+static void schedule_restart(struct network *n)
+{
+	uint64_t delay = DM_BACKOFF_FIRST_MS << (n->dm_failures < 10 ? n->dm_failures : 10);
+
+	if (delay > DM_BACKOFF_MAX_MS)
+		delay = DM_BACKOFF_MAX_MS;
+	n->dm_failures++;
+	n->dm_state = DNSMASQ_BACKOFF;
+	n->dm_restart_at_ms = now_ms() + delay;
+	log_info(n->cfg->name, "restarting dnsmasq in %llu ms", (unsigned long long)delay);
+	netd_arm_timer(n->netd);
+}
+
+static int match_conf(pid_t pid, const char *conf, void *data)
+{
+	struct network *n = data;
+
+	if (strcmp(conf, n->paths.conf) == 0 && !n->dm_pid)
+		n->dm_pid = pid;
+	return 0;
+}
+
+/*
+ * Our dnsmasq, by its pid file, or else by its command line: netd may have
+ * died after spawning it and before it wrote its pid file.
+ */
+static int find_dnsmasq(struct network *n, pid_t *ret)
+{
+	if (dhcp_find(&n->paths, ret) == 0)
+		return 0;
+	n->dm_pid = 0;
+	if (dhcp_find_all(n->netd->run_dir, match_conf, n) == 0 && n->dm_pid > 0) {
+		*ret = n->dm_pid;
+		n->dm_pid = 0;
+		return 0;
+	}
+	return -ESRCH;
+}
+
 static int dm_spawn(struct network *n)
 {
 	pid_t pid;
@@ -360,9 +400,16 @@ static int dm_spawn(struct network *n)
 
 	r = dhcp_spawn(n->netd->dnsmasq_bin, &n->paths, &pid);
 	if (r < 0) {
-		snprintf(n->dm_error, sizeof(n->dm_error), "cannot start dnsmasq: %s",
-			 r == -ENOENT ? "dnsmasq is not installed (package dnsmasq-base)" : strerror(-r));
+		const char *bin = n->netd->dnsmasq_bin;
+
+		if (r == -ENOENT && !bin)
+			snprintf(n->dm_error, sizeof(n->dm_error),
+				 "cannot start dnsmasq: it is not installed (package dnsmasq-base)");
+		else
+			snprintf(n->dm_error, sizeof(n->dm_error), "cannot start dnsmasq (%s): %s",
+				 bin ? bin : "dnsmasq", strerror(-r));
 		log_error(n->cfg->name, "%s", n->dm_error);
+		schedule_restart(n);
 		return r;
 	}
 	crashpoint("dnsmasq");
@@ -400,7 +447,7 @@ int network_start_dnsmasq(struct network *n)
 			  n->netd->run_dir, strerror(-r));
 		return r;
 	}
-	if (n->dm_pidfd < 0 && dhcp_find(&n->paths, &pid) == 0) {
+	if (n->dm_pidfd < 0 && find_dnsmasq(n, &pid) == 0) {
 		if (!(changed & DHCP_CHANGED_CONF)) {
 			r = dm_track(n, pid, false);
 			if (r == 0) {
@@ -442,7 +489,7 @@ void network_stop_dnsmasq(struct network *n)
 /* The dnsmasq's pidfd became readable: it exited. */
 void network_dnsmasq_exited(struct network *n)
 {
-	uint64_t now = now_ms(), delay;
+	uint64_t now = now_ms();
 	char how[64] = "exited";
 	char *tail;
 	int status;
@@ -462,14 +509,7 @@ void network_dnsmasq_exited(struct network *n)
 
 	if (now - n->dm_started_ms > DM_STABLE_MS)
 		n->dm_failures = 0;
-	delay = DM_BACKOFF_FIRST_MS << (n->dm_failures < 10 ? n->dm_failures : 10);
-	if (delay > DM_BACKOFF_MAX_MS)
-		delay = DM_BACKOFF_MAX_MS;
-	n->dm_failures++;
-	n->dm_state = DNSMASQ_BACKOFF;
-	n->dm_restart_at_ms = now + delay;
-	log_info(n->cfg->name, "restarting dnsmasq in %llu ms", (unsigned long long)delay);
-	netd_arm_timer(n->netd);
+	schedule_restart(n);
 }
 
 /* RUN_DIR/dnsmasq/NAME.pid was written: dnsmasq is serving. */

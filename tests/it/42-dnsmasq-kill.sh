@@ -115,6 +115,7 @@ grep -q "killed by signal 9" <<<"$err" || fail "netdctl show: dnsmasq error '$er
 ok "restarts $R0 -> $R1; error: $err"
 # Back-off: each delay at least the one before (100 ms doubling).
 delays=$(grep -oE "$NET: restarting dnsmasq in [0-9]+ ms" "$IT_NETD_LOG" | awk '{ print $5 }' | tail -n 7 | tr '\n' ' ')
+# shellcheck disable=SC2086
 "$IT_PY" - $delays <<'PY' || fail "restart delays do not back off: $delays"
 import sys
 d = [int(x) for x in sys.argv[1:]]

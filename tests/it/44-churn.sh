@@ -190,7 +190,7 @@ def misbehave():
 honest() if mode == "honest" else misbehave()
 PY
 
-fdcount() { ls "/proc/$IT_NETD_PID/fd" | wc -l; }
+fdcount() { find "/proc/$IT_NETD_PID/fd" -mindepth 1 -maxdepth 1 | wc -l; }
 rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$IT_NETD_PID/status"; }
 taps() { ip -n "$IT_HOST" -o link show type tun | grep -c .; }
 ports_n() { ctl --json status | "$IT_PY" -c 'import json, sys; print(json.load(sys.stdin)["ports"])'; }
