@@ -217,9 +217,16 @@ int port_remove(struct netd *d, struct port *p)
 void ports_remove_network(struct netd *d, const char *network)
 {
 	int *doomed = calloc(d->n_ports + 1, sizeof(int));
-	size_t it, n = 0;
+	size_t it, n = 0, guarded = 0;
 	struct port *p = ports_first(d, &it);
 
+	/* One guard rebuild at the end instead of a batch per port. */
+	for (struct port *q = p; q; q = ports_next(d, q, &it))
+		if (strcmp(q->network, network) == 0 && q->guarded) {
+			q->guarded = false;
+			guarded++;
+		}
+	p = ports_first(d, &it);
 	while (p) {
 		struct port *next = ports_next(d, p, &it);
 
@@ -239,6 +246,8 @@ void ports_remove_network(struct netd *d, const char *network)
 	if (n)
 		reaper_delete(d->reaper, d->rt, doomed, n);
 	free(doomed);
+	if (guarded)
+		guard_sync_all(d);
 }
 
 struct port *ports_first(struct netd *d, size_t *iter)
