@@ -29,6 +29,7 @@
 #define MAX_CLIENTS 1024
 #define MAX_CLIENTS_PER_USER 64	/* for uids other than 0 */
 #define MAX_QUEUED (4u << 20)	/* bytes of unread output before a client is dropped */
+#define LINES_PER_TURN 4	/* requests of one client per loop iteration */
 
 struct chunk {
 	struct chunk *next;
@@ -175,12 +176,40 @@ static void client_line(struct client *c, const char *line, size_t len)
 	proto_request_done(&req);
 }
 
+/*
+ * Run up to LINES_PER_TURN complete request lines from the input buffer.
+ * Returns true when complete lines are left: the client then waits its
+ * turn (control_run_pending), so one client pipelining thousands of
+ * requests cannot keep the others waiting.
+ */
+static bool client_process(struct client *c)
+{
+	size_t start = 0, done = 0;
+	char *nl;
+
+	while (!c->dead && !c->closing && done < LINES_PER_TURN &&
+	       (nl = memchr(c->in + start, '\n', c->in_len - start))) {
+		client_line(c, c->in + start, (size_t)(nl - (c->in + start)));
+		start = (size_t)(nl - c->in) + 1;
+		done++;
+	}
+	if (c->dead)
+		return false;
+	memmove(c->in, c->in + start, c->in_len - start);
+	c->in_len -= start;
+	c->pending = !c->closing && memchr(c->in, '\n', c->in_len) != NULL;
+	if (c->pending)
+		c->netd->pending_clients = true;
+	return c->pending;
+}
+
 static void client_read(struct client *c)
 {
 	for (;;) {
 		ssize_t n;
-		size_t start = 0;
 
+		if (c->pending)
+			return;	/* its buffered lines first */
 		if (c->in_len == c->in_cap) {
 			/* A full buffer without a newline: the line is too long. */
 			client_error(c, NULL, E_TOO_LARGE, "request longer than %d bytes", PROTO_MAX_LINE);
@@ -196,18 +225,22 @@ static void client_read(struct client *c)
 			return;
 		}
 		c->in_len += (size_t)n;
-		for (size_t i = c->in_len - (size_t)n; i < c->in_len && !c->dead && !c->closing; i++) {
-			if (c->in[i] != '\n')
-				continue;
-			client_line(c, c->in + start, i - start);
-			start = i + 1;
-		}
-		if (c->dead)
+		if (client_process(c) || c->dead || c->closing)
 			return;
-		memmove(c->in, c->in + start, c->in_len - start);
-		c->in_len -= start;
-		if (c->closing)
-			return;
+	}
+}
+
+/* Give clients with buffered requests their next turn (after each dispatch). */
+void control_run_pending(struct netd *d)
+{
+	if (!d->pending_clients)
+		return;
+	d->pending_clients = false;
+	for (struct client *c = d->clients; c; c = c->next) {
+		if (c->dead || !c->pending)
+			continue;
+		if (!client_process(c) && !c->dead && !c->closing)
+			client_read(c);	/* caught up: read what waits on the socket */
 	}
 }
 

@@ -27,6 +27,7 @@ struct client {
 	struct chunk *out_head, *out_tail;
 	size_t queued;
 	bool subscribed;
+	bool pending;		/* complete request lines wait in `in` */
 	bool closing;		/* close once the queue is flushed */
 	bool dead;		/* closed; freed by control_reap() */
 	struct source src;
@@ -36,6 +37,7 @@ int control_open(struct netd *d);
 void control_close(struct netd *d);
 void control_accept(struct netd *d);
 void control_reap(struct netd *d);
+void control_run_pending(struct netd *d);
 void control_broadcast(struct netd *d, const char *name, json_object *ev);
 
 void client_event(struct client *c, uint32_t events);

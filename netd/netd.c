@@ -973,7 +973,8 @@ static int run_loop(struct netd *d)
 	struct epoll_event evs[32];
 
 	while (!d->quit) {
-		int n = epoll_wait(d->epfd, evs, 32, -1);
+		/* Clients with buffered requests: poll, don't sleep. */
+		int n = epoll_wait(d->epfd, evs, 32, d->pending_clients ? 0 : -1);
 
 		if (n < 0) {
 			if (errno == EINTR)
@@ -1019,6 +1020,7 @@ static int run_loop(struct netd *d)
 			d->reload = false;
 			netd_reload(d, NULL);
 		}
+		control_run_pending(d);
 		control_reap(d);
 	}
 	return 0;

@@ -116,6 +116,7 @@ struct netd {
 	struct client *clients;
 	size_t n_clients;
 	bool dead_clients;
+	bool pending_clients;	/* some client has buffered requests */
 	time_t started;
 
 	/* ports, by ifindex */
