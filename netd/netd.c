@@ -102,6 +102,37 @@ void netd_arm_timer(struct netd *d)
 	timerfd_settime(d->timerfd, 0, &its, NULL);
 }
 
+static const enum fw_mode fw_modes[] = {
+	[NET_MODE_NAT] = FW_MODE_NAT,
+	[NET_MODE_ROUTED] = FW_MODE_ROUTED,
+	[NET_MODE_ISOLATED] = FW_MODE_ISOLATED,
+};
+
+/* One network as the firewall library sees it; pfx and fwd have room for it. */
+static void fill_fw_network(const struct net_config *c, struct fw_network *fn,
+			    struct fw_prefix *pfx, struct fw_forward *fwd)
+{
+	*fn = (struct fw_network){
+		.name = c->name, .bridge = c->bridge, .mode = fw_modes[c->mode],
+		.uplink = c->uplink, .prefixes = pfx, .n_prefixes = c->n_addrs,
+		.forwards = fwd, .n_forwards = c->mode == NET_MODE_NAT ? c->n_forwards : 0,
+	};
+	for (size_t j = 0; j < c->n_addrs; j++, pfx++) {
+		pfx->family = c->addrs[j].addr.family;
+		memcpy(&pfx->host, c->addrs[j].addr.a.b, 16);
+		pfx->len = c->addrs[j].len;
+	}
+	for (size_t j = 0; j < c->n_forwards; j++, fwd++) {
+		*fwd = (struct fw_forward){
+			.proto = c->forwards[j].proto,
+			.host_port = c->forwards[j].host_port,
+			.family = c->forwards[j].guest.family,
+			.guest_port = c->forwards[j].guest_port,
+		};
+		memcpy(&fwd->guest, c->forwards[j].guest.a.b, 16);
+	}
+}
+
 static struct fw_network *fw_networks(struct netd *d, size_t *ret_n, struct fw_prefix **ret_pfx,
 				      struct fw_forward **ret_fwd)
 {
@@ -126,39 +157,45 @@ static struct fw_network *fw_networks(struct netd *d, size_t *ret_n, struct fw_p
 	*ret_pfx = pfx;
 	*ret_fwd = fwd;
 	for (size_t i = 0; i < d->n_nets; i++) {
-		struct network *net = d->nets[i];
-		struct net_config *c = net->cfg;
-		static const enum fw_mode modes[] = {
-			[NET_MODE_NAT] = FW_MODE_NAT,
-			[NET_MODE_ROUTED] = FW_MODE_ROUTED,
-			[NET_MODE_ISOLATED] = FW_MODE_ISOLATED,
-		};
+		struct net_config *c = d->nets[i]->cfg;
 
-		if (!net->running || c->mode == NET_MODE_BRIDGE)
+		if (!d->nets[i]->running || c->mode == NET_MODE_BRIDGE)
 			continue;
-		fn[n] = (struct fw_network){
-			.name = c->name, .bridge = c->bridge, .mode = modes[c->mode],
-			.uplink = c->uplink, .prefixes = pfx, .n_prefixes = c->n_addrs,
-			.forwards = fwd, .n_forwards = c->mode == NET_MODE_NAT ? c->n_forwards : 0,
-		};
-		for (size_t j = 0; j < c->n_addrs; j++, pfx++) {
-			pfx->family = c->addrs[j].addr.family;
-			memcpy(&pfx->host, c->addrs[j].addr.a.b, 16);
-			pfx->len = c->addrs[j].len;
-		}
-		for (size_t j = 0; j < c->n_forwards; j++, fwd++) {
-			*fwd = (struct fw_forward){
-				.proto = c->forwards[j].proto,
-				.host_port = c->forwards[j].host_port,
-				.family = c->forwards[j].guest.family,
-				.guest_port = c->forwards[j].guest_port,
-			};
-			memcpy(&fwd->guest, c->forwards[j].guest.a.b, 16);
-		}
-		n++;
+		fill_fw_network(c, &fn[n++], pfx, fwd);
+		pfx += c->n_addrs;
+		fwd += c->n_forwards;
 	}
 	*ret_n = n;
 	return fn;
+}
+
+/*
+ * Add (or remove) one network's part of the ruleset in one batch of its
+ * own, whatever the number of networks; anything unexpected (the table
+ * gone, a clash) falls back to committing the whole table.
+ */
+static int firewall_one(struct netd *d, struct network *n, bool add)
+{
+	const struct net_config *c = n->cfg;
+	struct fw_prefix pfx[NET_MAX_ADDRS];
+	struct fw_forward *fwd;
+	struct fw_network fn;
+	int r;
+
+	if (c->mode == NET_MODE_BRIDGE)
+		return 0;
+	fwd = calloc(c->n_forwards + 1, sizeof(*fwd));
+	if (!fwd)
+		return netd_firewall_sync(d);
+	fill_fw_network(c, &fn, pfx, fwd);
+	r = add ? fw_network_add(d->fw, &fn) : fw_network_del(d->fw, &fn);
+	free(fwd);
+	if (r < 0) {
+		log_debug(c->name, "firewall: %s: %s; committing the whole table", strerror(-r),
+			  fw_errmsg(d->fw));
+		r = netd_firewall_sync(d);
+	}
+	return r;
 }
 
 /* Commit the ruleset for every running network in one batch. */
@@ -518,7 +555,7 @@ int network_start(struct network *n)
 	if (r < 0)
 		return r;
 	n->running = true;
-	r = netd_firewall_sync(d);
+	r = firewall_one(d, n, true);
 	if (r < 0) {
 		n->running = false;
 		return r;
@@ -539,7 +576,7 @@ int network_stop(struct network *n)
 
 	ports_remove_network(d, n->cfg->name);
 	r = network_teardown(n);
-	(void)netd_firewall_sync(d);
+	(void)firewall_one(d, n, false);
 	log_info(n->cfg->name, "stopped");
 	control_broadcast(d, "network.stopped", network_event(n));
 	return r;
