@@ -19,8 +19,6 @@
 #include "netd/netd.h"
 #include "netd/ports.h"
 
-json_object *lease_to_json(const struct network *n, const struct dhcp_lease *l);
-
 static bool same_lease(const struct dhcp_lease *a, const struct dhcp_lease *b)
 {
 	if (a->has_mac != b->has_mac || a->ip.family != b->ip.family)

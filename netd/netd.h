@@ -160,6 +160,9 @@ struct network *netd_find_network_or_bridge(struct netd *d, const char *name);
 int network_start(struct network *n);	/* links + firewall + dnsmasq */
 int network_stop(struct network *n);	/* full teardown, ports included */
 
+/* ops.c: a lease as the control protocol shows it */
+json_object *lease_to_json(const struct network *n, const struct dhcp_lease *l);
+
 /* leasewatch.c */
 void network_read_leases(struct network *n, bool announce);
 void network_expire_leases(struct network *n);

@@ -158,7 +158,6 @@ static const char *dnsmasq_state(const struct network *n)
 	return names[n->dm_state];
 }
 
-json_object *lease_to_json(const struct network *n, const struct dhcp_lease *l);
 json_object *lease_to_json(const struct network *n, const struct dhcp_lease *l)
 {
 	json_object *o = json_object_new_object();

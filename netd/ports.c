@@ -135,11 +135,6 @@ static int grow(struct netd *d)
 	return 0;
 }
 
-static json_object *port_event(struct netd *d, const struct port *p)
-{
-	return port_to_json(d, p);
-}
-
 struct port *port_add(struct netd *d, const struct port *tmpl)
 {
 	struct network *n = netd_find_network(d, tmpl->network);
@@ -162,7 +157,7 @@ struct port *port_add(struct netd *d, const struct port *tmpl)
 	log_info(p->network, "port %s (%s, uid %u) added", p->ifname, port_kind_to_string(p->kind),
 		 (unsigned)p->owner);
 	guard_port(d, p);
-	control_broadcast(d, "port.added", port_event(d, p));
+	control_broadcast(d, "port.added", port_to_json(d, p));
 	return p;
 }
 
@@ -181,7 +176,7 @@ void port_forget(struct netd *d, struct port *p, const char *why)
 	if (n && n->n_ports)
 		n->n_ports--;
 	log_info(p->network, "port %s removed: %s", p->ifname, why);
-	control_broadcast(d, "port.removed", port_event(d, p));
+	control_broadcast(d, "port.removed", port_to_json(d, p));
 	free(p);
 }
 

@@ -74,23 +74,6 @@ while not os.path.exists(release) and time.monotonic() < end:
 os.close(fds[0])
 PY
 
-stream_field() { awk -v f="$1" '{ print $f }' "$IT_TMP/stream.status" 2>/dev/null; }
-stream_state() { cut -d' ' -f4- "$IT_TMP/stream.status" 2>/dev/null; }
-stream_past() { [ "$(stream_field 1)" -gt "$1" ] 2>/dev/null; }
-stream_alive()
-{
-	[ "$(stream_state)" = ok ] || fail "TCP stream broke: $(cat "$IT_TMP/stream.status" 2>&1)"
-}
-# stream_moves DESC: the connection makes 5 more exchanges within 3 s.
-stream_moves()
-{
-	local c0
-	stream_alive
-	c0=$(stream_field 1)
-	wait_for 3 "TCP stream to make progress ($1)" stream_past $((c0 + 5))
-	stream_alive
-	ok "TCP stream alive $1 ($(stream_field 1) exchanges, largest gap $(stream_field 2) ms, $(stream_field 3) retransmissions)"
-}
 
 # ---------------------------------------------------------------- snapshot
 # links.py: every link in HOST as "ifindex name master alias mac".
