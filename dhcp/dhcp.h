@@ -18,6 +18,8 @@
  *   RUN_DIR/dnsmasq/NAME.addn    addn-hosts (static DNS records)
  *   RUN_DIR/dnsmasq/NAME.pid     pid file (written by dnsmasq)
  *   RUN_DIR/dnsmasq/NAME.log     dnsmasq's stderr
+ *   RUN_DIR/dnsmasq/servers      upstream DNS servers, shared by every
+ *                                network (servers-file=, re-read on SIGHUP)
  *   STATE_DIR/NAME.leases        lease file
  *
  * Functions return 0 or a negative errno and never log.
@@ -76,6 +78,7 @@ struct dhcp_network {
 
 struct dhcp_paths {
 	char conf[4096], hosts[4096], addn[4096], pid[4096], log[4096], leases[4096];
+	char servers[4096];
 };
 
 /*
@@ -118,6 +121,23 @@ int dhcp_render(const struct dhcp_network *net, const struct dhcp_paths *paths,
 #define DHCP_CHANGED_HOSTS 2u
 int dhcp_write_files(const struct dhcp_network *net, const struct dhcp_paths *paths,
 		     unsigned int *ret_changed);
+
+/*
+ * Upstream DNS servers.  dnsmasq runs with no-resolv and reads its
+ * upstreams from RUN_DIR/dnsmasq/servers instead of watching resolv.conf
+ * itself: watching costs every dnsmasq an inotify instance, and the
+ * default fs.inotify.max_user_instances (128) would cap DHCP at about 120
+ * networks.  netd watches the host's resolv.conf once and rewrites the
+ * file; a SIGHUP makes each dnsmasq re-read it.
+ *
+ * dhcp_servers_render() turns resolv.conf text into the file's content:
+ * one server= line per valid "nameserver" line, in order (pure).
+ * dhcp_write_servers() renders resolv_path (a missing file: no servers)
+ * and writes the shared file atomically if its content changed;
+ * *ret_changed (may be NULL) tells whether it did.
+ */
+int dhcp_servers_render(const char *resolv_text, char **ret);
+int dhcp_write_servers(const char *run_dir, const char *resolv_path, bool *ret_changed);
 
 /* Remove the conf, hosts, addn, pid and log files (not the leases). */
 int dhcp_remove_files(const struct dhcp_paths *paths);

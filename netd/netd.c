@@ -896,6 +896,8 @@ static void handle_inotify(struct netd *d)
 			size_t nl = ev->len ? strlen(ev->name) : 0;
 
 			p += sizeof(*ev) + ev->len;
+			if (upstream_event(d, ev))
+				continue;
 			if (nl < 5 || strcmp(ev->name + nl - 4, ".pid") != 0)
 				continue;
 			ev->name[nl - 4] = '\0';
@@ -1101,7 +1103,12 @@ static int daemon_main(struct netd *d)
 		log_error(NULL, "cannot start the link reaper: %s", strerror(-r));
 		return 1;
 	}
-	if (load_and_apply(d, true, NULL) < 0)
+	if (upstream_init(d) < 0)
+		return 1;
+	d->adopting = true;
+	r = load_and_apply(d, true, NULL);
+	d->adopting = false;
+	if (r < 0)
 		return 1;
 	if ((r = ports_init(d)) < 0 || (r = leases_init(d)) < 0 || (r = fwmon_init(d)) < 0) {
 		log_error(NULL, "cannot follow links and leases: %s", strerror(-r));
@@ -1173,7 +1180,7 @@ int main(int argc, char **argv)
 	};
 	struct netd d = {
 		.config_dir = "/etc/netd", .state_dir = "/var/lib/netd", .run_dir = "/run/netd",
-		.epfd = -1, .sigfd = -1, .timerfd = -1, .inofd = -1, .lockfd = -1,
+		.epfd = -1, .sigfd = -1, .timerfd = -1, .inofd = -1, .lockfd = -1, .resolv_wd = { -1, -1 },
 		.ctlfd = -1, .leasefd = -1,
 	};
 	bool check = false, cleanup = false;
@@ -1206,6 +1213,7 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	d.dnsmasq_bin = getenv("NETD_DNSMASQ");
+	d.resolv_conf = getenv("NETD_RESOLV_CONF");
 	if (check)
 		return do_check(&d);
 	if (cleanup) {

@@ -131,6 +131,10 @@ struct netd {
 	struct fw_monitor *fwmon;
 	struct source fwmon_source;
 	unsigned int fw_repairs;	/* times the ruleset was put back */
+	const char *resolv_conf;	/* upstream DNS servers come from here */
+	int resolv_wd[2];		/* inotify: its directory, its target's */
+	char resolv_name[2][256];	/* the names watched in those directories */
+	bool adopting;			/* start-up: look for orphaned dnsmasqs */
 };
 
 uint64_t now_ms(void);
@@ -176,6 +180,12 @@ int netd_firewall_sync(struct netd *d);
 int netd_watch(struct netd *d, int fd, struct source *src);
 void netd_unwatch(struct netd *d, int fd);
 void netd_arm_timer(struct netd *d);
+
+/* upstream.c: the servers-file every dnsmasq reads, from resolv.conf */
+struct inotify_event;
+int upstream_init(struct netd *d);
+/* An event on the loop's inotify fd: true if it was upstream's to handle. */
+bool upstream_event(struct netd *d, const struct inotify_event *ev);
 
 /* host.c: what the kernel has, for validation and adoption */
 int host_view_read(struct rtnl *rt, struct host_view *ret);

@@ -377,13 +377,18 @@ static int match_conf(pid_t pid, const char *conf, void *data)
 }
 
 /*
- * Our dnsmasq, by its pid file, or else by its command line: netd may have
- * died after spawning it and before it wrote its pid file.
+ * Our dnsmasq, by its pid file, or else, at start-up, by its command line:
+ * an earlier netd may have died after spawning it and before it wrote its
+ * pid file.  Later, a network that is not running has no dnsmasq (netd
+ * stops it with the network), so the scan of /proc, whose cost grows with
+ * the number of processes, is skipped.
  */
 static int find_dnsmasq(struct network *n, pid_t *ret)
 {
 	if (dhcp_find(&n->paths, ret) == 0)
 		return 0;
+	if (!n->netd->adopting)
+		return -ESRCH;
 	n->dm_pid = 0;
 	if (dhcp_find_all(n->netd->run_dir, match_conf, n) == 0 && n->dm_pid > 0) {
 		*ret = n->dm_pid;

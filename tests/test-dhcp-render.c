@@ -94,12 +94,14 @@ static struct dhcp_network full_network(void)
 static const char conf_head[] =
 	HEADER
 	"interface=netd-web\n"
-	"bind-dynamic\n"
+	"bind-interfaces\n"
 	"except-interface=lo\n"
 	"pid-file=/run/netd/dnsmasq/web.pid\n"
-	"no-hosts\n";
+	"no-hosts\n"
+	"no-resolv\n";
 
 static const char conf_dns[] =
+	"servers-file=/run/netd/dnsmasq/servers\n"
 	"domain-needed\n"
 	"bogus-priv\n"
 	"addn-hosts=/run/netd/dnsmasq/web.addn\n"
@@ -219,6 +221,7 @@ static void test_variants(void)
 	net.n_subnets = 1;
 	net.n_reservations = 0;
 	check_conf("no domain, IPv4 only, no reservations", &net,
+		   "servers-file=/run/netd/dnsmasq/servers\n"
 		   "domain-needed\nbogus-priv\naddn-hosts=/run/netd/dnsmasq/web.addn\n",
 		   "dhcp-range=10.10.0.100,10.10.0.199,255.255.255.0,3600\n"
 		   "dhcp-lease-max=100\n"
@@ -409,6 +412,64 @@ static void test_write_files(void)
 	CHECK(rm_tree(base) == 0, "cleanup %s", base);
 }
 
+static void check_servers(const char *what, const char *resolv, const char *want)
+{
+	char *got = NULL;
+	int r = dhcp_servers_render(resolv, &got);
+
+	CHECK(r == 0 && got && strncmp(got, "# ", 2) == 0 && strchr(got, '\n') &&
+	      strcmp(strchr(got, '\n') + 1, want) == 0,
+	      "servers: %s (got %s)", what, got ? got : "(null)");
+	free(got);
+}
+
+static void test_servers(void)
+{
+	char base[] = "/tmp/test-dhcp-render.XXXXXX", run[64], resolv[96], path[128];
+	bool changed = true;
+	char *text = NULL;
+	FILE *f;
+
+	check_servers("empty", "", "");
+	check_servers("IPv4, IPv6 and a scoped link-local, in order",
+		      "# comment\nsearch example.org\nnameserver 10.0.0.53\n"
+		      "nameserver\t2001:db8::53\r\nnameserver fe80::1%eth0\noptions edns0\n",
+		      "server=10.0.0.53\nserver=2001:db8::53\nserver=fe80::1%eth0\n");
+	check_servers("trailing comment kept out, junk and bad addresses skipped",
+		      "nameserver 192.0.2.1 # primary\nnameserver 999.1.1.1\n"
+		      "nameserver 192.0.2.2 extra\nnameserver\n  nameserver 192.0.2.3\n"
+		      "nameserver fe80::1%bad/name\nnameservers 192.0.2.4\n;nameserver 192.0.2.5\n",
+		      "server=192.0.2.1\nserver=192.0.2.3\n");
+	check_servers("an injected option is not copied", "nameserver 10.0.0.1\nserver=/x/1.2.3.4\n",
+		      "server=10.0.0.1\n");
+
+	CHECK(mkdtemp(base) != NULL, "mkdtemp %s", base);
+	snprintf(run, sizeof(run), "%s/run", base);
+	snprintf(resolv, sizeof(resolv), "%s/resolv.conf", base);
+	snprintf(path, sizeof(path), "%s/dnsmasq/servers", run);
+	CHECK(dhcp_write_servers(run, resolv, &changed) == 0 && changed && mode_of(path) == 0644,
+	      "missing resolv.conf: an empty servers file is written, mode 0644");
+	f = fopen(resolv, "w");
+	if (f) {
+		fputs("nameserver 198.51.100.53\n", f);
+		fclose(f);
+	}
+	CHECK(dhcp_write_servers(run, resolv, &changed) == 0 && changed, "new nameserver: changed");
+	CHECK(dhcp_write_servers(run, resolv, &changed) == 0 && !changed, "same again: unchanged");
+	f = fopen(path, "r");
+	if (f) {
+		text = calloc(1, 256);
+		if (text && fread(text, 1, 255, f) == 0)
+			text[0] = '\0';
+		fclose(f);
+	}
+	CHECK(text && strstr(text, "\nserver=198.51.100.53\n"), "file holds the server");
+	free(text);
+	CHECK(dhcp_write_servers(run, base, &changed) < 0 && *dhcp_errmsg(),
+	      "resolv.conf path is a directory: error with a message (%s)", dhcp_errmsg());
+	CHECK(rm_tree(base) == 0, "cleanup %s", base);
+}
+
 static void test_log_tail(void)
 {
 	char path[] = "/tmp/test-dhcp-log.XXXXXX";
@@ -494,7 +555,8 @@ static void dnsmasq_check(const char *bin, const char *what, const struct dhcp_n
 	if (!mkdtemp(base))
 		abort();
 	snprintf(run, sizeof(run), "%s/run", base);
-	CHECK(dhcp_paths(run, base, "web", &p) == 0 && dhcp_write_files(net, &p, NULL) == 0,
+	CHECK(dhcp_paths(run, base, "web", &p) == 0 && dhcp_write_files(net, &p, NULL) == 0 &&
+	      dhcp_write_servers(run, "/nonexistent/resolv.conf", NULL) == 0,
 	      "%s: written for dnsmasq --test", what);
 	rc = dnsmasq_test(bin, p.conf, out, sizeof(out));
 	CHECK(rc == 0 && strstr(out, "syntax check OK"),
@@ -530,6 +592,7 @@ int main(void)
 	test_refused();
 	test_paths();
 	test_write_files();
+	test_servers();
 	test_log_tail();
 	test_dnsmasq_accepts();
 	printf("%s (%d failure%s)\n", failures ? "FAIL" : "PASS", failures,
