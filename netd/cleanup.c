@@ -23,6 +23,7 @@
 #include "firewall/fw.h"
 #include "netd/log.h"
 #include "netd/netd.h"
+#include "netd/ports.h"
 #include "netlink/rtnl.h"
 
 /* SIGTERM, wait up to timeout_ms for the exit, then SIGKILL. */
@@ -136,6 +137,7 @@ static int kill_dnsmasq(pid_t pid, const char *conf, void *data)
 struct link_list {
 	struct rtnl_link *links;
 	size_t n;
+	int failed;
 };
 
 static int on_link(const struct rtnl_link *l, void *data)
@@ -152,6 +154,75 @@ static int on_link(const struct rtnl_link *l, void *data)
 	ll->links = tmp;
 	ll->links[ll->n++] = *l;
 	return 0;
+}
+
+/* A TAP netd made (its alias describes a port netd owns), not a bridge. */
+static bool is_our_tap(const struct rtnl_link *l)
+{
+	struct port p;
+
+	return port_alias_parse(l->alias, &p) == 0 && p.kind != PORT_ATTACHED;
+}
+
+static void on_tap_failed(int ifindex, int err, void *data)
+{
+	struct link_list *ll = data;
+	const char *name = "?";
+
+	for (size_t i = 0; i < ll->n; i++)
+		if (ll->links[i].ifindex == ifindex)
+			name = ll->links[i].name;
+	log_error(NULL, "cannot delete %s: %s", name, strerror(-err));
+	ll->failed++;
+}
+
+/*
+ * Our TAPs, a chunk per group delete: the kernel waits for an RCU grace
+ * period per delete request, ~15 ms, which one by one adds up to 15 s for
+ * 1,000 ports.  Returns how many were handed over.
+ */
+static size_t delete_taps(struct rtnl *rt, struct link_list *ll)
+{
+	int *taps = calloc(ll->n + 1, sizeof(int));
+	size_t n = 0;
+
+	if (!taps)
+		return 0;	/* the caller deletes them one by one */
+	for (size_t i = 0; i < ll->n; i++)
+		if (is_our_tap(&ll->links[i]))
+			taps[n++] = ll->links[i].ifindex;
+	reaper_delete_now(rt, taps, n, on_tap_failed, ll);
+	free(taps);
+	return n;
+}
+
+/* Release the links netd attached, delete its TAPs and bridges. */
+static void cleanup_links(struct rtnl *rt, struct link_list *ll)
+{
+	size_t taps = delete_taps(rt, ll);
+	int r;
+
+	if (taps)
+		log_info(NULL, "deleted %zu TAPs (%d failed)", taps, ll->failed);
+	for (size_t i = 0; i < ll->n; i++) {
+		const struct rtnl_link *l = &ll->links[i];
+		bool attached = strncmp(l->alias, NETD_ATTACH_PREFIX, strlen(NETD_ATTACH_PREFIX)) == 0;
+
+		if (taps && is_our_tap(l))
+			continue;
+		/* Links netd only attached are someone else's: release, don't delete. */
+		if (attached)
+			r = rtnl_port_setup(rt, l->ifindex, &(struct rtnl_port_opts){ .master = 0, .alias = "" });
+		else
+			r = rtnl_link_delete(rt, l->ifindex);
+		if (r < 0) {
+			log_error(NULL, "cannot %s %s: %s", attached ? "release" : "delete", l->name,
+				  strerror(-r));
+			ll->failed++;
+		} else {
+			log_info(NULL, "%s %s", attached ? "released" : "deleted", l->name);
+		}
+	}
 }
 
 static void remove_run_files(const char *run_dir)
@@ -221,23 +292,8 @@ int netd_cleanup(const char *run_dir, const char *state_dir)
 	r = rtnl_link_dump(rt, on_link, &ll);
 	if (r < 0)
 		log_error(NULL, "cannot list links: %s", strerror(-r));
-	for (size_t i = 0; i < ll.n; i++) {
-		const struct rtnl_link *l = &ll.links[i];
-		bool attached = strncmp(l->alias, NETD_ATTACH_PREFIX, strlen(NETD_ATTACH_PREFIX)) == 0;
-
-		/* Links netd only attached are someone else's: release, don't delete. */
-		if (attached)
-			r = rtnl_port_setup(rt, l->ifindex, &(struct rtnl_port_opts){ .master = 0, .alias = "" });
-		else
-			r = rtnl_link_delete(rt, l->ifindex);
-		if (r < 0) {
-			log_error(NULL, "cannot %s %s: %s", attached ? "release" : "delete", l->name,
-				  strerror(-r));
-			failed++;
-		} else {
-			log_info(NULL, "%s %s", attached ? "released" : "deleted", l->name);
-		}
-	}
+	cleanup_links(rt, &ll);
+	failed += ll.failed;
 	free(ll.links);
 	rtnl_close(rt);
 

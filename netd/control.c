@@ -349,6 +349,7 @@ void control_reap(struct netd *d)
 		}
 		*pp = c->next;
 		d->n_clients--;
+		ports_client_gone(d, c);	/* its port.detach still waiting */
 		free(c->in);
 		free(c);
 	}

@@ -1052,6 +1052,9 @@ static int run_loop(struct netd *d)
 			case SOURCE_FWMON:
 				handle_fwmon(d);
 				break;
+			case SOURCE_REAPER:
+				ports_reaper_event(d);
+				break;
 			}
 		}
 		/* After dispatch: a reload may free networks the events point to. */

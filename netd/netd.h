@@ -43,6 +43,7 @@ enum source_kind {
 	SOURCE_MONITOR,		/* rtnetlink link events */
 	SOURCE_LEASES,		/* inotify on STATE_DIR: lease files changed */
 	SOURCE_FWMON,		/* nftables events: someone touched our tables */
+	SOURCE_REAPER,		/* the reaper's eventfd: deletions that failed */
 };
 
 struct source {
@@ -135,6 +136,10 @@ struct netd {
 	int resolv_wd[2];		/* inotify: its directory, its target's */
 	char resolv_name[2][256];	/* the names watched in those directories */
 	bool adopting;			/* start-up: look for orphaned dnsmasqs */
+	struct source reaper_source;
+	/* port.detach requests waiting for the reaper (ports.c) */
+	struct detach_wait *detaches;
+	size_t n_detaches, cap_detaches;
 };
 
 uint64_t now_ms(void);
@@ -196,6 +201,23 @@ struct reaper;
 int reaper_start(struct reaper **ret);
 void reaper_delete(struct reaper *r, struct rtnl *rt, const int *ifindexes, size_t n);
 struct reaper *reaper_stop(struct reaper *r);	/* finishes the queue first */
+/* The loop polls reaper_fd(); reaper_collect() reports the links not deleted. */
+typedef void (*reaper_fail_cb)(int ifindex, int err, void *data);
+int reaper_fd(const struct reaper *r);
+void reaper_collect(struct reaper *r, reaper_fail_cb cb, void *data);
+/* Delete now, a chunk of links per group delete (--cleanup: netd's TAPs). */
+void reaper_delete_now(struct rtnl *rt, const int *ifindexes, size_t n, reaper_fail_cb fail,
+		       void *data);
+/*
+ * ports.c: port.detach of a TAP netd made forgets the port at once and
+ * replies once the reaper deleted the link (its RTM_DELLINK), or failed to.
+ */
+int port_detach_deferred(struct netd *d, struct port *p, struct client *c, json_object *id);
+/* Join a detach under way of ifindex: -ENOENT none, -EPERM not the owner's. */
+int port_detach_join(struct netd *d, int ifindex, struct client *c, json_object *id,
+		     uid_t *ret_owner);
+void ports_reaper_event(struct netd *d);
+void ports_client_gone(struct netd *d, struct client *c);	/* before it is freed */
 
 /* cleanup.c */
 int netd_cleanup(const char *run_dir, const char *state_dir);

@@ -678,12 +678,12 @@ static void op_port_attach(struct client *c, const struct proto_request *req)
 static void op_port_detach(struct client *c, const struct proto_request *req)
 {
 	struct netd *d = c->netd;
-	struct rtnl_link link;
 	const char *ifname = NULL;
 	char msg[MSG_LEN];
 	struct port *p;
 	json_object *o;
-	int r;
+	uid_t owner = 0;
+	int ifindex, r;
 
 	r = proto_arg_string(req->args, "ifname", &ifname, msg, sizeof(msg));
 	if (r < 0) {
@@ -695,18 +695,34 @@ static void op_port_detach(struct client *c, const struct proto_request *req)
 	 * By the link the name designates now: the kernel reuses a deleted
 	 * TAP's name at once, possibly before its deletion event reached us,
 	 * so the table may briefly hold a stale port of the same name.
+	 * SIOCGIFINDEX, unlike RTM_GETLINK, does not wait for the rtnl lock,
+	 * which the reaper holds while the kernel deletes a chunk.
 	 */
-	if (config_ifname_valid(ifname) && rtnl_link_get(d->rt, ifname, &link) == 0)
-		p = port_find(d, link.ifindex);
-	else
-		p = NULL;
-	if (!p) {
-		client_error(c, req->id, E_NOT_FOUND, "%s: %.32s is not a netd port", req->op, ifname);
+	ifindex = config_ifname_valid(ifname) ? (int)if_nametoindex(ifname) : 0;
+	p = ifindex > 0 ? port_find(d, ifindex) : NULL;
+	r = -ENOENT;
+	/* A detach of it is under way: this one waits for the same end. */
+	if (ifindex > 0 && !p && (r = port_detach_join(d, ifindex, c, req->id, &owner)) == 0)
+		return;
+	if (p) {
+		owner = p->owner;
+		r = c->uid != 0 && owner != c->uid ? -EPERM : 0;
+	}
+	if (r == -EPERM) {
+		client_error(c, req->id, E_DENIED, "%s: port %s belongs to uid %u", req->op, ifname,
+			     (unsigned)owner);
 		return;
 	}
-	if (c->uid != 0 && p->owner != c->uid) {
-		client_error(c, req->id, E_DENIED, "%s: port %s belongs to uid %u", req->op, p->ifname,
-			     (unsigned)p->owner);
+	if (!p) {
+		client_error(c, req->id, r == -ENOENT ? E_NOT_FOUND : E_FAILED, "%s: %.32s %s", req->op,
+			     ifname, r == -ENOENT ? "is not a netd port" : strerror(-r));
+		return;
+	}
+	/* netd's TAPs go to the reaper; the reply waits for the deletion. */
+	if (p->kind != PORT_ATTACHED && d->reaper) {
+		r = port_detach_deferred(d, p, c, req->id);
+		if (r < 0)
+			client_error(c, req->id, E_FAILED, "%s: %s: %s", req->op, ifname, strerror(-r));
 		return;
 	}
 	o = json_object_new_object();

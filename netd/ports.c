@@ -245,6 +245,142 @@ void ports_remove_network(struct netd *d, const char *network)
 		guard_sync_all(d);
 }
 
+/*
+ * Deferred port.detach.  Deleting a TAP costs the kernel an RCU grace
+ * period, so port.detach of a TAP netd made forgets the port at once, hands
+ * the link to the reaper and keeps the request here; the reply goes out
+ * when the link monitor reports the link's RTM_DELLINK (or the reaper
+ * reports that it could not delete it).  An entry outlives its client:
+ * while it exists the link is doomed and its events are ignored, so it is
+ * not adopted again as a port.
+ */
+struct detach_wait {
+	int ifindex;
+	uid_t owner;		/* of the port: who may join the wait */
+	char ifname[IF_NAMESIZE];
+	char network[NET_NAME_MAX + 1];
+	struct client *client;	/* NULL once the client is gone */
+	json_object *id;	/* of the request (a reference) */
+};
+
+static struct detach_wait *detach_find(struct netd *d, int ifindex)
+{
+	for (size_t i = 0; i < d->n_detaches; i++)
+		if (d->detaches[i].ifindex == ifindex)
+			return &d->detaches[i];
+	return NULL;
+}
+
+static int detach_add(struct netd *d, const struct detach_wait *tmpl, struct client *c,
+		      json_object *id)
+{
+	struct detach_wait *w;
+
+	if (d->n_detaches == d->cap_detaches) {
+		size_t cap = d->cap_detaches ? d->cap_detaches * 2 : 16;
+
+		w = realloc(d->detaches, cap * sizeof(*w));
+		if (!w)
+			return -ENOMEM;
+		d->detaches = w;
+		d->cap_detaches = cap;
+	}
+	w = &d->detaches[d->n_detaches++];
+	*w = *tmpl;
+	w->client = c;
+	w->id = json_object_get(id);
+	return 0;
+}
+
+/* Answer every port.detach waiting for ifindex: deleted (err 0) or not. */
+static void detaches_answer(struct netd *d, int ifindex, int err)
+{
+	for (size_t i = d->n_detaches; i-- > 0;) {
+		struct detach_wait *w = &d->detaches[i];
+		json_object *o;
+
+		if (w->ifindex != ifindex)
+			continue;
+		if (w->client && err == 0) {
+			o = json_object_new_object();
+			json_object_object_add(o, "ifname", json_object_new_string(w->ifname));
+			client_send(w->client, proto_reply_ok(w->id, o), NULL, 0);
+		} else if (w->client) {
+			client_error(w->client, w->id, E_FAILED, "port.detach: %s: cannot delete it: %s",
+				     w->ifname, strerror(-err));
+		}
+		json_object_put(w->id);
+		/* Entries after i were seen already: the last one may move here. */
+		*w = d->detaches[--d->n_detaches];
+	}
+}
+
+int port_detach_deferred(struct netd *d, struct port *p, struct client *c, json_object *id)
+{
+	struct detach_wait tmpl = { .ifindex = p->ifindex, .owner = p->owner };
+	int r;
+
+	if (!d->reaper)
+		return -EOPNOTSUPP;
+	memcpy(tmpl.ifname, p->ifname, sizeof(tmpl.ifname));
+	memcpy(tmpl.network, p->network, sizeof(tmpl.network));
+	r = detach_add(d, &tmpl, c, id);
+	if (r < 0)
+		return r;
+	port_forget(d, p, "deleted");
+	reaper_delete(d->reaper, d->rt, &tmpl.ifindex, 1);
+	return 0;
+}
+
+int port_detach_join(struct netd *d, int ifindex, struct client *c, json_object *id,
+		     uid_t *ret_owner)
+{
+	struct detach_wait *w = detach_find(d, ifindex), tmpl;
+
+	if (!w)
+		return -ENOENT;
+	*ret_owner = w->owner;
+	if (c->uid != 0 && w->owner != c->uid)
+		return -EPERM;
+	tmpl = *w;	/* detach_add may move the table */
+	return detach_add(d, &tmpl, c, id);
+}
+
+void ports_client_gone(struct netd *d, struct client *c)
+{
+	for (size_t i = 0; i < d->n_detaches; i++)
+		if (d->detaches[i].client == c)
+			d->detaches[i].client = NULL;
+}
+
+static int on_link_event(const struct rtnl_link *l, bool removed, void *data);
+
+/* The reaper could not delete a link (it is back in NETD_PORT_GROUP). */
+static void on_reap_failed(int ifindex, int err, void *data)
+{
+	struct netd *d = data;
+	struct detach_wait *w = detach_find(d, ifindex);
+	struct rtnl_link now;
+	int r;
+
+	if (!w) {
+		log_warn(NULL, "cannot delete link %d: %s", ifindex, strerror(-err));
+		return;
+	}
+	log_warn(w->network, "cannot delete port %s: %s", w->ifname, strerror(-err));
+	r = rtnl_link_get_by_index(d->rt, ifindex, &now);
+	detaches_answer(d, ifindex, r == -ENODEV ? 0 : err);
+	/* Still there and still a port: back in the table, detach may be retried. */
+	if (r == 0)
+		on_link_event(&now, false, d);
+}
+
+void ports_reaper_event(struct netd *d)
+{
+	if (d->reaper)
+		reaper_collect(d->reaper, on_reap_failed, d);
+}
+
 struct port *ports_first(struct netd *d, size_t *iter)
 {
 	for (*iter = 0; *iter < d->n_port_buckets; (*iter)++)
@@ -286,6 +422,12 @@ static int on_link_event(const struct rtnl_link *l, bool removed, void *data)
 	struct netd *d = data;
 	struct port *p = port_find(d, l->ifindex), tmpl;
 
+	if (detach_find(d, l->ifindex)) {
+		/* Doomed by a port.detach: only its end matters. */
+		if (removed)
+			detaches_answer(d, l->ifindex, 0);
+		return 0;
+	}
 	if (removed) {
 		if (p)
 			port_forget(d, p, "link deleted");
@@ -339,7 +481,7 @@ static int on_dump_link(const struct rtnl_link *l, void *data)
 	struct resync *rs = data;
 
 	on_link_event(l, false, rs->d);
-	if (port_find(rs->d, l->ifindex)) {
+	if (port_find(rs->d, l->ifindex) || detach_find(rs->d, l->ifindex)) {
 		if (rs->n_seen == rs->cap) {
 			size_t cap = rs->cap ? rs->cap * 2 : 256;
 			int *s = realloc(rs->seen, cap * sizeof(*s));
@@ -376,6 +518,15 @@ static int ports_resync(struct netd *d)
 		next = ports_next(d, p, &it);
 		if (!rs.n_seen || !bsearch(&p->ifindex, rs.seen, rs.n_seen, sizeof(int), cmp_int))
 			port_forget(d, p, "link gone");
+	}
+	/* Detaches whose RTM_DELLINK was among the lost events. */
+	for (size_t i = 0; i < d->n_detaches;) {
+		int ifindex = d->detaches[i].ifindex;
+
+		if (rs.n_seen && bsearch(&ifindex, rs.seen, rs.n_seen, sizeof(int), cmp_int))
+			i++;
+		else
+			detaches_answer(d, ifindex, 0);	/* removes entry i */
 	}
 	free(rs.seen);
 	return 0;
@@ -424,6 +575,9 @@ int ports_init(struct netd *d)
 	r = netd_watch(d, rtnl_monitor_fd(d->mon), &d->mon_source);
 	if (r < 0)
 		return r;
+	d->reaper_source = (struct source){ .kind = SOURCE_REAPER };
+	if (d->reaper && (r = netd_watch(d, reaper_fd(d->reaper), &d->reaper_source)) < 0)
+		return r;
 	/* After the monitor is open, so nothing falls between dump and events. */
 	r = ports_resync(d);
 	if (r < 0)
@@ -445,6 +599,12 @@ void ports_free(struct netd *d)
 	free(d->port_buckets);
 	d->port_buckets = NULL;
 	d->n_port_buckets = d->n_ports = 0;
+	/* Shutdown: the clients are gone; the reaper finished the deletions. */
+	for (size_t i = 0; i < d->n_detaches; i++)
+		json_object_put(d->detaches[i].id);
+	free(d->detaches);
+	d->detaches = NULL;
+	d->n_detaches = d->cap_detaches = 0;
 	d->mon = rtnl_monitor_close(d->mon);
 }
 
