@@ -1,29 +1,44 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * The ruleset of table inet netd, built as a plan (see fw-private.h):
- * this file checks the networks and lays out tables, chains, sets and map
- * elements; fw-rules.c writes the rules.  The helpers that add tables,
- * chains, sets and elements serve table bridge netd (fw-guard.c) too, and
- * those of one network's chains and elements the batches that add or
- * remove that network alone (fw-net.c).
+ * this file checks the networks and lays out tables, chains, sets and
+ * their elements; fw-rules.c writes the rules, fw-slot.c the sets that
+ * hold subnets.  The helpers that add tables, chains, sets and elements
+ * serve table bridge netd (fw-guard.c) too, and those of one network's
+ * elements the batches that add or remove that network alone (fw-net.c).
  *
- * A packet's path does not grow with the number of networks: base chains
- * dispatch through verdict maps to small per-network chains.
+ * The rules are fixed; a network is nothing but elements of hash sets
+ * and maps keyed by its name, bridge, subnets and ports.  So a packet's
+ * path does not grow with the number of networks (one hash lookup per
+ * question asked of it), and adding or removing a network adds or
+ * removes elements only: no chain, no rule, no jump, which would make
+ * the kernel validate the whole table again on every commit.
  *
- *   forward (filter, 0)      iifname vmap @from_bridge -> NAME-from
- *                            oifname vmap @to_bridge   -> NAME-to
- *   input (filter, 0)        iifname vmap @input_bridge -> NAME-in
- *   prerouting (nat, -100)   fib daddr type local
- *   output (nat, -100)         meta l4proto . th dport vmap @dnat -> NAME-dnat
- *   postrouting (nat, 100)   ip saddr vmap @masq4, ip6 saddr vmap @masq6
- *                              -> NAME-masq
- *   mangle_postrouting       DHCP replies onto our bridges: UDP checksum 0
+ *   forward (filter, 0)     iifname @bridges jump from_bridge
+ *                           oifname @bridges jump to_bridge
+ *   from_bridge             oifname @bridges jump between_bridges
+ *                             (same bridge accept, else drop)
+ *                           iifname @uplinked iifname . oifname
+ *                             != @uplinks drop
+ *                           jump from_subnet (source in the network's
+ *                             subnets: accept, per slot), drop
+ *   to_bridge               isolated drop, ct established accept, nat:
+ *                           ct dnat accept or drop, routed: from the
+ *                           uplink if it has one
+ *   input (filter, 0)       iifname @isolated jump isolated_input
+ *                             (DHCP, DNS and ICMP to the bridge only)
+ *   prerouting (nat, -100)  fib daddr type local dnat to
+ *   output (nat, -100)        meta l4proto . th dport map @dnat4/@dnat6
+ *   postrouting (nat, 100)  ip saddr & MASK @nat4_L jump masq (per slot)
+ *   masq                    jump masq_skip (same network, wrong uplink:
+ *                           accept), multicast and broadcast accept,
+ *                           masquerade
+ *   mangle_postrouting      DHCP replies onto our bridges: UDP checksum 0
  *     (filter, -150)
  *
  * Every base chain has policy accept: netd decides only for its bridges'
- * traffic.  Base chain names have no '-' and every per-network chain name
- * is NAME-SUFFIX with a distinct last letter per suffix, so no two chains
- * can share a name.
+ * traffic.  In the nat chains accept means "no masquerade" (the next nat
+ * chains of the hook still run, as they do after a return).
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -39,8 +54,7 @@
 
 #include "firewall/fw-private.h"
 
-/* A port forward and its network, sorted to find duplicates and to fill
- * the dnat map in a stable order. */
+/* A port forward and its network, sorted to find duplicates. */
 struct fw_fwd_ref {
 	uint8_t proto;
 	uint16_t port;
@@ -48,22 +62,48 @@ struct fw_fwd_ref {
 	size_t net;
 };
 
+#define FW_PAIR(a, b)	((a) << FW_TYPE_BITS | (b))
+#define FW_PORT_KEY	FW_PAIR(FW_TYPE_INET_PROTOCOL, FW_TYPE_INET_SERVICE)
+/* set NAME { type ifname; } */
+#define FW_IFNAME_SET(n) { .name = (n), .key_type = FW_TYPE_IFNAME, \
+	.key_len = IFNAMSIZ, .key_byteorder = FW_BYTEORDER_HOST }
+/* set NAME { type A . B; } of LEN bytes */
+#define FW_PAIR_SET(n, a, b, len) { .name = (n), \
+	.key_type = FW_PAIR(a, b), .key_len = (len) }
+
+/* The fixed sets and maps; fw-slot.c has those of the subnets.  Network
+ * names are keys and values of type string (`nft list` shows the type as
+ * "" but the names as they are). */
 static const struct fw_set_def fw_sets[] = {
-	{ FW_SET_BRIDGES, FW_TYPE_IFNAME, IFNAMSIZ, 0, FW_BYTEORDER_HOST },
-	{ FW_MAP_FROM, FW_TYPE_IFNAME, IFNAMSIZ, NFT_SET_MAP,
-	  FW_BYTEORDER_HOST },
-	{ FW_MAP_TO, FW_TYPE_IFNAME, IFNAMSIZ, NFT_SET_MAP,
-	  FW_BYTEORDER_HOST },
-	{ FW_MAP_INPUT, FW_TYPE_IFNAME, IFNAMSIZ, NFT_SET_MAP,
-	  FW_BYTEORDER_HOST },
-	{ FW_MAP_MASQ4, FW_TYPE_IPADDR, 4, NFT_SET_MAP | NFT_SET_INTERVAL,
-	  FW_BYTEORDER_BIG },
-	{ FW_MAP_MASQ6, FW_TYPE_IP6ADDR, 16, NFT_SET_MAP | NFT_SET_INTERVAL,
-	  FW_BYTEORDER_BIG },
+	{ .name = FW_MAP_NETWORKS, .key_type = FW_TYPE_STRING,
+	  .key_len = FW_NAME_MAX, .flags = NFT_SET_MAP,
+	  .key_byteorder = FW_BYTEORDER_HOST, .data_type = FW_TYPE_IFNAME,
+	  .data_len = IFNAMSIZ, .data_byteorder = FW_BYTEORDER_HOST },
+	{ .name = FW_SET_BRIDGES, .key_type = FW_TYPE_IFNAME,
+	  .key_len = IFNAMSIZ, .flags = NFT_SET_MAP,
+	  .key_byteorder = FW_BYTEORDER_HOST, .data_type = FW_TYPE_STRING,
+	  .data_len = FW_NAME_MAX, .data_byteorder = FW_BYTEORDER_HOST },
+	FW_PAIR_SET(FW_SET_SAME, FW_TYPE_IFNAME, FW_TYPE_IFNAME, 32),
+	FW_IFNAME_SET(FW_SET_ISOLATED),
+	FW_IFNAME_SET(FW_SET_NAT),
+	FW_IFNAME_SET(FW_SET_UPLINKED),
+	FW_PAIR_SET(FW_SET_UPLINKS, FW_TYPE_IFNAME, FW_TYPE_IFNAME, 32),
+	FW_IFNAME_SET(FW_SET_ISOLATED4),
+	FW_IFNAME_SET(FW_SET_ISOLATED6),
+	FW_PAIR_SET(FW_SET_HOSTS4, FW_TYPE_IFNAME, FW_TYPE_IPADDR, 20),
+	FW_PAIR_SET(FW_SET_HOSTS6, FW_TYPE_IFNAME, FW_TYPE_IP6ADDR, 32),
 	/* inet_proto . inet_service: each field takes a 4-byte register */
-	{ FW_MAP_DNAT,
-	  FW_TYPE_INET_PROTOCOL << FW_TYPE_BITS | FW_TYPE_INET_SERVICE, 8,
-	  NFT_SET_MAP, 0 },
+	{ .name = FW_MAP_DNAT, .key_type = FW_PORT_KEY, .key_len = 8,
+	  .flags = NFT_SET_MAP, .data_type = FW_TYPE_IFNAME,
+	  .data_len = IFNAMSIZ, .data_byteorder = FW_BYTEORDER_HOST },
+	{ .name = FW_MAP_DNAT4, .key_type = FW_PORT_KEY, .key_len = 8,
+	  .flags = NFT_SET_MAP,
+	  .data_type = FW_PAIR(FW_TYPE_IPADDR, FW_TYPE_INET_SERVICE),
+	  .data_len = 8 },
+	{ .name = FW_MAP_DNAT6, .key_type = FW_PORT_KEY, .key_len = 8,
+	  .flags = NFT_SET_MAP,
+	  .data_type = FW_PAIR(FW_TYPE_IP6ADDR, FW_TYPE_INET_SERVICE),
+	  .data_len = 20 },
 };
 
 static const struct fw_base_chain fw_base_chains[] = {
@@ -73,6 +113,11 @@ static const struct fw_base_chain fw_base_chains[] = {
 	{ "output", "nat", NF_INET_LOCAL_OUT, -100 },
 	{ "postrouting", "nat", NF_INET_POST_ROUTING, 100 },
 	{ "mangle_postrouting", "filter", NF_INET_POST_ROUTING, -150 },
+};
+
+static const char *const fw_chains[] = {
+	"from_bridge", "between_bridges", "from_subnet", "to_bridge",
+	"isolated_input", "masq", "masq_skip",
 };
 
 int fw_fail(struct fw_ctx *ctx, int err, const char *fmt, ...)
@@ -167,6 +212,9 @@ static int fw_check_names(struct fw_ctx *ctx, const struct fw_network *net)
 	return 0;
 }
 
+static int fw_check_forwards(struct fw_ctx *ctx,
+			     const struct fw_network *nets, size_t n);
+
 int fw_check_network(struct fw_ctx *ctx, const struct fw_network *net)
 {
 	int ret = fw_check_names(ctx, net);
@@ -191,7 +239,7 @@ int fw_check_network(struct fw_ctx *ctx, const struct fw_network *net)
 	for (size_t i = 0; ret == 0 && net->mode == FW_MODE_NAT &&
 	     i < net->n_forwards; i++)
 		ret = fw_check_forward(ctx, net, &net->forwards[i]);
-	return ret;
+	return ret ? ret : fw_check_forwards(ctx, net, 1);
 }
 
 void fw_subnet_of(const struct fw_prefix *p, bool host,
@@ -238,42 +286,117 @@ bool fw_prefix_redundant(const struct fw_network *net, size_t i)
 	return false;
 }
 
-/* Masquerading maps source subnets to networks: nat subnets must not
- * overlap across networks. */
-static int fw_check_overlap(struct fw_ctx *ctx, const struct fw_network *a,
-			    const struct fw_network *b)
+/* Checks across networks: sorted copies, O(n log n), not every pair. */
+
+static int fw_net_name_cmp(const void *pa, const void *pb)
 {
-	struct fw_subnet sa, sb;
+	const struct fw_network *const *a = pa, *const *b = pb;
+
+	return strcmp((*a)->name, (*b)->name);
+}
+
+static int fw_net_bridge_cmp(const void *pa, const void *pb)
+{
+	const struct fw_network *const *a = pa, *const *b = pb;
+
+	return strcmp((*a)->bridge, (*b)->bridge);
+}
+
+/* No name twice, no bridge twice. */
+static int fw_check_unique(struct fw_ctx *ctx, const struct fw_network *nets,
+			   size_t n)
+{
+	const struct fw_network **v = calloc(n ? n : 1, sizeof(*v));
+	int ret = 0;
+
+	if (!v)
+		return fw_oom(ctx);
+	for (size_t i = 0; i < n; i++)
+		v[i] = &nets[i];
+	qsort(v, n, sizeof(*v), fw_net_name_cmp);
+	for (size_t i = 1; ret == 0 && i < n; i++)
+		if (strcmp(v[i - 1]->name, v[i]->name) == 0)
+			ret = fw_fail(ctx, -EEXIST, "network %s is listed "
+				      "twice", v[i]->name);
+	if (ret == 0)
+		qsort(v, n, sizeof(*v), fw_net_bridge_cmp);
+	for (size_t i = 1; ret == 0 && i < n; i++)
+		if (strcmp(v[i - 1]->bridge, v[i]->bridge) == 0)
+			ret = fw_fail(ctx, -EEXIST, "networks %s and %s use "
+				      "the same bridge %s", v[i - 1]->name,
+				      v[i]->name, v[i]->bridge);
+	free(v);
+	return ret;
+}
+
+/* A subnet of a nat network, sorted by address, the larger first. */
+struct fw_subnet_ref {
+	struct fw_subnet s;
+	size_t net;
+};
+
+static int fw_subnet_ref_cmp(const void *pa, const void *pb)
+{
+	const struct fw_subnet_ref *a = pa, *b = pb;
+	int c;
+
+	if (a->s.family != b->s.family)
+		return a->s.family - b->s.family;
+	c = memcmp(a->s.addr, b->s.addr, sizeof(a->s.addr));
+	return c ? c : (int)a->s.len - (int)b->s.len;
+}
+
+/* Sorted, a subnet that overlaps an earlier one lies inside the largest
+ * one still open: only that one needs a look. */
+static int fw_check_sorted_subnets(struct fw_ctx *ctx,
+				   const struct fw_network *nets,
+				   const struct fw_subnet_ref *refs, size_t n)
+{
+	const struct fw_subnet_ref *cover = NULL;
 	char buf[INET6_ADDRSTRLEN];
 
-	for (size_t i = 0; i < a->n_prefixes; i++) {
-		fw_subnet_of(&a->prefixes[i], false, &sa);
-		for (size_t j = 0; j < b->n_prefixes; j++) {
-			fw_subnet_of(&b->prefixes[j], false, &sb);
-			if (!fw_subnet_contains(&sa, &sb) &&
-			    !fw_subnet_contains(&sb, &sa))
-				continue;
-			inet_ntop(sa.family, sa.addr, buf, sizeof(buf));
-			return fw_fail(ctx, -EEXIST, "networks %s and %s "
-				       "have overlapping subnets (%s/%u)",
-				       a->name, b->name, buf, sa.len);
+	for (size_t i = 0; i < n; i++) {
+		if (!cover || !fw_subnet_contains(&cover->s, &refs[i].s)) {
+			cover = &refs[i];
+			continue;
 		}
+		if (cover->net == refs[i].net)
+			continue;
+		inet_ntop(cover->s.family, cover->s.addr, buf, sizeof(buf));
+		return fw_fail(ctx, -EEXIST, "networks %s and %s have "
+			       "overlapping subnets (%s/%u)",
+			       nets[cover->net].name, nets[refs[i].net].name,
+			       buf, cover->s.len);
 	}
 	return 0;
 }
 
-static int fw_check_pair(struct fw_ctx *ctx, const struct fw_network *a,
-			 const struct fw_network *b)
+/* Masquerading maps source subnets to networks: nat subnets must not
+ * overlap across networks. */
+static int fw_check_overlaps(struct fw_ctx *ctx,
+			     const struct fw_network *nets, size_t n)
 {
-	if (strcmp(a->name, b->name) == 0)
-		return fw_fail(ctx, -EEXIST, "network %s is listed twice",
-			       a->name);
-	if (strcmp(a->bridge, b->bridge) == 0)
-		return fw_fail(ctx, -EEXIST, "networks %s and %s use the same "
-			       "bridge %s", a->name, b->name, a->bridge);
-	if (a->mode == FW_MODE_NAT && b->mode == FW_MODE_NAT)
-		return fw_check_overlap(ctx, a, b);
-	return 0;
+	struct fw_subnet_ref *refs;
+	size_t total = 0, k = 0;
+	int ret;
+
+	for (size_t i = 0; i < n; i++)
+		if (nets[i].mode == FW_MODE_NAT)
+			total += nets[i].n_prefixes;
+	refs = calloc(total ? total : 1, sizeof(*refs));
+	if (!refs)
+		return fw_oom(ctx);
+	for (size_t i = 0; i < n; i++)
+		for (size_t j = 0; nets[i].mode == FW_MODE_NAT &&
+		     j < nets[i].n_prefixes; j++) {
+			fw_subnet_of(&nets[i].prefixes[j], false, &refs[k].s);
+			refs[k++].net = i;
+		}
+	if (total > 1)
+		qsort(refs, total, sizeof(*refs), fw_subnet_ref_cmp);
+	ret = fw_check_sorted_subnets(ctx, nets, refs, total);
+	free(refs);
+	return ret;
 }
 
 static int fw_check(struct fw_ctx *ctx, const struct fw_network *nets,
@@ -283,10 +406,11 @@ static int fw_check(struct fw_ctx *ctx, const struct fw_network *nets,
 
 	for (size_t i = 0; ret == 0 && i < n; i++)
 		ret = fw_check_network(ctx, &nets[i]);
-	for (size_t i = 0; ret == 0 && i < n; i++)
-		for (size_t j = i + 1; ret == 0 && j < n; j++)
-			ret = fw_check_pair(ctx, &nets[i], &nets[j]);
-	return ret;
+	if (ret == 0)
+		ret = fw_check_unique(ctx, nets, n);
+	if (ret == 0)
+		ret = fw_check_overlaps(ctx, nets, n);
+	return ret ? ret : fw_check_forwards(ctx, nets, n);
 }
 
 static int fw_fwd_ref_cmp(const void *pa, const void *pb)
@@ -330,9 +454,8 @@ static int fw_check_fwd_refs(struct fw_ctx *ctx, const struct fw_network *nets,
 	return 0;
 }
 
-static int fw_collect_forwards(struct fw_ctx *ctx,
-			       const struct fw_network *nets, size_t n,
-			       struct fw_fwd_ref **ret, size_t *ret_n)
+static int fw_check_forwards(struct fw_ctx *ctx,
+			     const struct fw_network *nets, size_t n)
 {
 	struct fw_fwd_ref *refs;
 	size_t total = 0, k = 0;
@@ -353,24 +476,14 @@ static int fw_collect_forwards(struct fw_ctx *ctx,
 							 f->family, i };
 		}
 	}
-	qsort(refs, total, sizeof(*refs), fw_fwd_ref_cmp);
+	if (total > 1)
+		qsort(refs, total, sizeof(*refs), fw_fwd_ref_cmp);
 	r = fw_check_fwd_refs(ctx, nets, refs, total);
-	if (r < 0) {
-		free(refs);
-		return r;
-	}
-	*ret = refs;
-	*ret_n = total;
-	return 0;
+	free(refs);
+	return r;
 }
 
 /* ---- tables, chains, sets, elements ---- */
-
-void fw_chain_name(char *buf, const struct fw_network *net,
-			  const char *suffix)
-{
-	snprintf(buf, FW_CHAIN_NAME_MAX, "%s-%s", net->name, suffix);
-}
 
 int fw_build_tables(struct fw_ctx *ctx)
 {
@@ -388,15 +501,15 @@ int fw_build_tables(struct fw_ctx *ctx)
 	return 0;
 }
 
-/* Append obj to ctx->plan; new chains and elements are exclusive when
- * ctx->excl says so. */
+/* Append obj to ctx->plan; new elements are exclusive when ctx->excl
+ * says so. */
 static int fw_ctx_push(struct fw_ctx *ctx, enum fw_msg_type type, void *obj,
 		       unsigned int index)
 {
 	if (fw_plan_push(ctx->plan, type, obj, index) < 0)
 		return fw_oom(ctx);
 	ctx->plan->msgs[ctx->plan->n - 1].excl = ctx->excl &&
-		(type == FW_MSG_NEWCHAIN || type == FW_MSG_NEWSETELEM);
+		type == FW_MSG_NEWSETELEM;
 	return 0;
 }
 
@@ -436,67 +549,15 @@ int fw_add_chain(struct fw_ctx *ctx, const char *name,
 	return fw_ctx_push(ctx, FW_MSG_NEWCHAIN, c, 0);
 }
 
-int fw_del_chain(struct fw_ctx *ctx, const char *name)
-{
-	struct nftnl_chain *c = fw_chain_new(ctx->family, name);
-
-	if (!c)
-		return fw_oom(ctx);
-	return fw_ctx_push(ctx, FW_MSG_DELCHAIN, c, 0);
-}
-
-/* A rule with a table and a chain but no handle: all of the chain's. */
-int fw_flush_chain(struct fw_ctx *ctx, const char *name)
-{
-	struct nftnl_rule *r = nftnl_rule_alloc();
-
-	if (!r)
-		return fw_oom(ctx);
-	nftnl_rule_set_u32(r, NFTNL_RULE_FAMILY, ctx->family);
-	if (nftnl_rule_set_str(r, NFTNL_RULE_TABLE, FW_TABLE) < 0 ||
-	    nftnl_rule_set_str(r, NFTNL_RULE_CHAIN, name) < 0) {
-		nftnl_rule_free(r);
-		return fw_oom(ctx);
-	}
-	return fw_ctx_push(ctx, FW_MSG_DELRULE, r, 0);
-}
-
-size_t fw_net_chain_names(const struct fw_network *net,
-			  char names[][FW_CHAIN_NAME_MAX])
-{
-	static const char *const suffixes[FW_NET_CHAINS_MAX] = {
-		"from", "to", "in", "masq", "dnat"
-	};
-	size_t n = 3;
-
-	if (net->mode == FW_MODE_NAT)
-		n = net->n_forwards ? 5 : 4;
-	for (size_t i = 0; i < n; i++)
-		fw_chain_name(names[i], net, suffixes[i]);
-	return n;
-}
-
-int fw_add_net_chains(struct fw_ctx *ctx, const struct fw_network *net)
-{
-	char names[FW_NET_CHAINS_MAX][FW_CHAIN_NAME_MAX];
-	size_t n = fw_net_chain_names(net, names);
-	int ret = 0;
-
-	for (size_t i = 0; ret == 0 && i < n; i++)
-		ret = fw_add_chain(ctx, names[i], NULL);
-	return ret;
-}
-
-static int fw_build_chains(struct fw_ctx *ctx, const struct fw_network *nets,
-			   size_t n)
+static int fw_build_chains(struct fw_ctx *ctx)
 {
 	int ret = 0;
 
 	for (size_t i = 0; ret == 0 && i < FW_N_ELEMS(fw_base_chains); i++)
 		ret = fw_add_chain(ctx, fw_base_chains[i].name,
 				   &fw_base_chains[i]);
-	for (size_t i = 0; ret == 0 && i < n; i++)
-		ret = fw_add_net_chains(ctx, &nets[i]);
+	for (size_t i = 0; ret == 0 && i < FW_N_ELEMS(fw_chains); i++)
+		ret = fw_add_chain(ctx, fw_chains[i], NULL);
 	return ret;
 }
 
@@ -515,15 +576,25 @@ static struct nftnl_set *fw_set_new(uint16_t family, const char *name)
 	return s;
 }
 
-static int fw_set_udata(struct nftnl_set *s, uint32_t key_byteorder)
+/* The byte orders nft needs to print keys and values (none: 0). */
+static int fw_set_udata(struct nftnl_set *s, const struct fw_set_def *def)
 {
-	struct nftnl_udata_buf *ud = nftnl_udata_buf_alloc(64);
+	struct nftnl_udata_buf *ud;
+	bool ok = true;
 	int ret = -1;
 
+	if (!def->key_byteorder && !def->data_byteorder)
+		return 0;
+	ud = nftnl_udata_buf_alloc(64);
 	if (!ud)
 		return -1;
-	if (nftnl_udata_put_u32(ud, NFTNL_UDATA_SET_KEYBYTEORDER,
-				key_byteorder))
+	if (def->key_byteorder)
+		ok = nftnl_udata_put_u32(ud, NFTNL_UDATA_SET_KEYBYTEORDER,
+					 def->key_byteorder);
+	if (ok && def->data_byteorder)
+		ok = nftnl_udata_put_u32(ud, NFTNL_UDATA_SET_DATABYTEORDER,
+					 def->data_byteorder);
+	if (ok)
 		ret = nftnl_set_set_data(s, NFTNL_SET_USERDATA,
 					 nftnl_udata_buf_data(ud),
 					 nftnl_udata_buf_len(ud));
@@ -531,20 +602,22 @@ static int fw_set_udata(struct nftnl_set *s, uint32_t key_byteorder)
 	return ret;
 }
 
-int fw_add_set(struct fw_ctx *ctx, const struct fw_set_def *def, uint32_t id)
+int fw_add_set(struct fw_ctx *ctx, const struct fw_set_def *def)
 {
 	struct nftnl_set *s = fw_set_new(ctx->family, def->name);
 
 	if (!s)
 		return fw_oom(ctx);
 	/* the kernel requires a batch-local id for new sets */
-	nftnl_set_set_u32(s, NFTNL_SET_ID, id);
+	nftnl_set_set_u32(s, NFTNL_SET_ID, ++ctx->set_id);
 	nftnl_set_set_u32(s, NFTNL_SET_KEY_TYPE, def->key_type);
 	nftnl_set_set_u32(s, NFTNL_SET_KEY_LEN, def->key_len);
 	nftnl_set_set_u32(s, NFTNL_SET_FLAGS, def->flags);
-	if (def->flags & NFT_SET_MAP)
-		nftnl_set_set_u32(s, NFTNL_SET_DATA_TYPE, NFT_DATA_VERDICT);
-	if (def->key_byteorder && fw_set_udata(s, def->key_byteorder) < 0) {
+	if (def->flags & NFT_SET_MAP) {
+		nftnl_set_set_u32(s, NFTNL_SET_DATA_TYPE, def->data_type);
+		nftnl_set_set_u32(s, NFTNL_SET_DATA_LEN, def->data_len);
+	}
+	if (fw_set_udata(s, def) < 0) {
 		nftnl_set_free(s);
 		return fw_oom(ctx);
 	}
@@ -556,7 +629,7 @@ static int fw_build_sets(struct fw_ctx *ctx)
 	int ret = 0;
 
 	for (size_t i = 0; ret == 0 && i < FW_N_ELEMS(fw_sets); i++)
-		ret = fw_add_set(ctx, &fw_sets[i], (uint32_t)i + 1);
+		ret = fw_add_set(ctx, &fw_sets[i]);
 	return ret;
 }
 
@@ -594,11 +667,15 @@ static int fw_elems_holder(struct fw_ctx *ctx, enum fw_msg_type type,
 
 int fw_elem_put(struct fw_ctx *ctx, enum fw_msg_type type, const char *set,
 		const void *key, uint32_t len, uint32_t flags,
-		const char *jump)
+		const void *data, uint32_t data_len)
 {
 	struct nftnl_set_elem *e;
-	int ret = fw_elems_holder(ctx, type, set);
+	int ret;
 
+	if ((ctx->only && strcmp(ctx->only, set) != 0) ||
+	    fw_names_has(ctx->skip, set))
+		return 0;
+	ret = fw_elems_holder(ctx, type, set);
 	if (ret < 0)
 		return ret;
 	e = nftnl_set_elem_alloc();
@@ -607,10 +684,9 @@ int fw_elem_put(struct fw_ctx *ctx, enum fw_msg_type type, const char *set,
 	ret = nftnl_set_elem_set(e, NFTNL_SET_ELEM_KEY, key, len);
 	if (flags)
 		nftnl_set_elem_set_u32(e, NFTNL_SET_ELEM_FLAGS, flags);
-	if (ret == 0 && jump && type == FW_MSG_NEWSETELEM) {
-		nftnl_set_elem_set_u32(e, NFTNL_SET_ELEM_VERDICT, NFT_JUMP);
-		ret = nftnl_set_elem_set_str(e, NFTNL_SET_ELEM_CHAIN, jump);
-	}
+	if (ret == 0 && data && type == FW_MSG_NEWSETELEM)
+		ret = nftnl_set_elem_set(e, NFTNL_SET_ELEM_DATA, data,
+					 data_len);
 	if (ret < 0) {
 		nftnl_set_elem_free(e);
 		return fw_oom(ctx);
@@ -621,40 +697,16 @@ int fw_elem_put(struct fw_ctx *ctx, enum fw_msg_type type, const char *set,
 }
 
 int fw_elem_add(struct fw_ctx *ctx, const char *set, const void *key,
-		uint32_t len, uint32_t flags, const char *jump)
+		uint32_t len, uint32_t flags)
 {
-	return fw_elem_put(ctx, FW_MSG_NEWSETELEM, set, key, len, flags, jump);
+	return fw_elem_put(ctx, FW_MSG_NEWSETELEM, set, key, len, flags,
+			   NULL, 0);
 }
 
 int fw_elem_del(struct fw_ctx *ctx, const char *set, const void *key,
 		uint32_t len)
 {
-	return fw_elem_put(ctx, FW_MSG_DELSETELEM, set, key, len, 0, NULL);
-}
-
-/* The ifname-keyed dispatch: BRIDGE [: jump NAME-SUFFIX] */
-static const struct {
-	const char *set;
-	const char *suffix;
-} fw_ifname_maps[] = {
-	{ FW_SET_BRIDGES, NULL },
-	{ FW_MAP_FROM, "from" },
-	{ FW_MAP_TO, "to" },
-	{ FW_MAP_INPUT, "in" },
-};
-
-static int fw_ifname_elem(struct fw_ctx *ctx, enum fw_msg_type type,
-			  size_t map, const struct fw_network *net)
-{
-	const char *suffix = fw_ifname_maps[map].suffix;
-	char key[IFNAMSIZ] = { 0 };
-	char chain[FW_CHAIN_NAME_MAX];
-
-	memcpy(key, net->bridge, strlen(net->bridge));
-	if (suffix)
-		fw_chain_name(chain, net, suffix);
-	return fw_elem_put(ctx, type, fw_ifname_maps[map].set, key,
-			   sizeof(key), 0, suffix ? chain : NULL);
+	return fw_elem_put(ctx, FW_MSG_DELSETELEM, set, key, len, 0, NULL, 0);
 }
 
 /* The first address after subnet s; false if s ends the address space. */
@@ -675,114 +727,284 @@ bool fw_subnet_end(const struct fw_subnet *s, uint8_t *out)
 	return carry == 0;
 }
 
-/* SUBNET : jump NAME-masq, as an interval [start, end).  Deleting an
- * interval takes both its elements, so both directions come from here. */
-static int fw_masq_elems(struct fw_ctx *ctx, enum fw_msg_type type,
-			 const struct fw_network *net, int family)
+void fw_prefix_mask(int family, uint8_t len, uint8_t *mask)
 {
-	const char *set = family == AF_INET ? FW_MAP_MASQ4 : FW_MAP_MASQ6;
-	char chain[FW_CHAIN_NAME_MAX];
-	int ret = 0;
-
-	fw_chain_name(chain, net, "masq");
-	for (size_t i = 0; ret == 0 && i < net->n_prefixes; i++) {
-		struct fw_subnet s;
-		uint8_t end[16];
-
-		if (net->prefixes[i].family != family ||
-		    fw_prefix_redundant(net, i))
-			continue;
-		fw_subnet_of(&net->prefixes[i], false, &s);
-		ret = fw_elem_put(ctx, type, set, s.addr, s.bytes, 0, chain);
-		if (ret == 0 && fw_subnet_end(&s, end))
-			ret = fw_elem_put(ctx, type, set, end, s.bytes,
-					  NFT_SET_ELEM_INTERVAL_END, NULL);
-	}
-	return ret;
+	memset(mask, 0, family == AF_INET ? 4 : 16);
+	for (unsigned int bit = 0; bit < len; bit++)
+		mask[bit / 8] |= (uint8_t)(0x80 >> (bit % 8));
 }
 
-/* PROTO . PORT : jump NAME-dnat, once per pair (refs are sorted). */
-static int fw_dnat_elems(struct fw_ctx *ctx, enum fw_msg_type type,
-			 const struct fw_network *nets,
-			 const struct fw_fwd_ref *refs, size_t n)
+/* ---- one network's elements ---- */
+
+void fw_ifname_key(uint8_t *key, const char *name)
 {
-	char chain[FW_CHAIN_NAME_MAX];
-	int ret = 0;
-
-	for (size_t i = 0; ret == 0 && i < n; i++) {
-		uint8_t key[8] = { refs[i].proto };
-		uint16_t port = htons(refs[i].port);
-
-		if (i > 0 && refs[i - 1].proto == refs[i].proto &&
-		    refs[i - 1].port == refs[i].port)
-			continue;
-		memcpy(&key[4], &port, sizeof(port));
-		fw_chain_name(chain, &nets[refs[i].net], "dnat");
-		ret = fw_elem_put(ctx, type, FW_MAP_DNAT, key, sizeof(key), 0,
-				  chain);
-	}
-	return ret;
+	memset(key, 0, IFNAMSIZ);
+	memcpy(key, name, strnlen(name, IFNAMSIZ - 1));
 }
 
-static int fw_build_elems(struct fw_ctx *ctx, const struct fw_network *nets,
-			  size_t n, const struct fw_fwd_ref *refs,
-			  size_t n_refs)
+/* networks: NAME : BRIDGE, bridges: BRIDGE : NAME (NAME NUL padded) */
+static int fw_identity_elems(struct fw_ctx *ctx, enum fw_msg_type type,
+			     const struct fw_network *net)
 {
-	enum fw_msg_type add = FW_MSG_NEWSETELEM;
-	int ret = 0;
+	uint8_t name[FW_NAME_MAX] = { 0 }, br[IFNAMSIZ];
+	int ret;
 
-	for (size_t m = 0; ret == 0 && m < FW_N_ELEMS(fw_ifname_maps); m++)
-		for (size_t i = 0; ret == 0 && i < n; i++)
-			ret = fw_ifname_elem(ctx, add, m, &nets[i]);
-	for (size_t i = 0; ret == 0 && i < n; i++)
-		if (nets[i].mode == FW_MODE_NAT)
-			ret = fw_masq_elems(ctx, add, &nets[i], AF_INET);
-	for (size_t i = 0; ret == 0 && i < n; i++)
-		if (nets[i].mode == FW_MODE_NAT)
-			ret = fw_masq_elems(ctx, add, &nets[i], AF_INET6);
+	memcpy(name, net->name, strnlen(net->name, FW_NAME_MAX));
+	fw_ifname_key(br, net->bridge);
+	ret = fw_elem_put(ctx, type, FW_MAP_NETWORKS, name, sizeof(name), 0,
+			  br, sizeof(br));
 	if (ret == 0)
-		ret = fw_dnat_elems(ctx, add, nets, refs, n_refs);
+		ret = fw_elem_put(ctx, type, FW_SET_BRIDGES, br, sizeof(br), 0,
+				  name, sizeof(name));
 	return ret;
 }
 
-/* The same elements as fw_build_elems() for one network, in the same
- * order. */
+/* BRIDGE . OTHER in set */
+static int fw_ifname_pair_elem(struct fw_ctx *ctx, enum fw_msg_type type,
+			       const char *set, const char *a, const char *b)
+{
+	uint8_t key[2 * IFNAMSIZ];
+
+	fw_ifname_key(key, a);
+	fw_ifname_key(key + IFNAMSIZ, b);
+	return fw_elem_put(ctx, type, set, key, sizeof(key), 0, NULL, 0);
+}
+
+static int fw_ifname_elem(struct fw_ctx *ctx, enum fw_msg_type type,
+			  const char *set, const char *name)
+{
+	uint8_t key[IFNAMSIZ];
+
+	fw_ifname_key(key, name);
+	return fw_elem_put(ctx, type, set, key, sizeof(key), 0, NULL, 0);
+}
+
+/* same_bridge, isolated or nat, uplinked and uplinks */
+static int fw_bridge_elems(struct fw_ctx *ctx, enum fw_msg_type type,
+			   const struct fw_network *net)
+{
+	bool iso = net->mode == FW_MODE_ISOLATED;
+	int ret;
+
+	ret = fw_ifname_pair_elem(ctx, type, FW_SET_SAME, net->bridge,
+				  net->bridge);
+	if (ret == 0 && (iso || net->mode == FW_MODE_NAT))
+		ret = fw_ifname_elem(ctx, type, iso ? FW_SET_ISOLATED :
+				     FW_SET_NAT, net->bridge);
+	if (ret < 0 || iso || !fw_has_uplink(net))
+		return ret;
+	ret = fw_ifname_elem(ctx, type, FW_SET_UPLINKED, net->bridge);
+	if (ret == 0)
+		ret = fw_ifname_pair_elem(ctx, type, FW_SET_UPLINKS,
+					  net->bridge, net->uplink);
+	return ret;
+}
+
+/* Is the host address of prefix i a repeat of an earlier one's? */
+static bool fw_host_repeated(const struct fw_network *net, size_t i)
+{
+	const struct fw_prefix *p = &net->prefixes[i];
+	size_t bytes = p->family == AF_INET ? 4 : 16;
+
+	for (size_t j = 0; j < i; j++)
+		if (net->prefixes[j].family == p->family &&
+		    memcmp(&net->prefixes[j].host, &p->host, bytes) == 0)
+			return true;
+	return false;
+}
+
+/* Isolated: isolated4/6 (it has IPv4/IPv6: DHCP), hosts4/6: BRIDGE .
+ * HOST for each of its own addresses (DNS, ICMP). */
+static int fw_isolated_elems(struct fw_ctx *ctx, enum fw_msg_type type,
+			     const struct fw_network *net)
+{
+	bool v4 = false, v6 = false;
+	int ret = 0;
+
+	for (size_t i = 0; i < net->n_prefixes; i++) {
+		v4 |= net->prefixes[i].family == AF_INET;
+		v6 |= net->prefixes[i].family == AF_INET6;
+	}
+	if (v4)
+		ret = fw_ifname_elem(ctx, type, FW_SET_ISOLATED4, net->bridge);
+	if (ret == 0 && v6)
+		ret = fw_ifname_elem(ctx, type, FW_SET_ISOLATED6, net->bridge);
+	for (size_t i = 0; ret == 0 && i < net->n_prefixes; i++) {
+		const struct fw_prefix *p = &net->prefixes[i];
+		bool p4 = p->family == AF_INET;
+		uint8_t key[IFNAMSIZ + 16];
+
+		if (fw_host_repeated(net, i))
+			continue;
+		fw_ifname_key(key, net->bridge);
+		memcpy(key + IFNAMSIZ, &p->host, p4 ? 4 : 16);
+		ret = fw_elem_put(ctx, type, p4 ? FW_SET_HOSTS4 : FW_SET_HOSTS6,
+				  key, IFNAMSIZ + (p4 ? 4 : 16), 0, NULL, 0);
+	}
+	return ret;
+}
+
+/* Is forward i's (protocol, host port) one an earlier forward has? */
+static bool fw_port_repeated(const struct fw_network *net, size_t i)
+{
+	const struct fw_forward *f = &net->forwards[i];
+
+	for (size_t j = 0; j < i; j++)
+		if (net->forwards[j].proto == f->proto &&
+		    net->forwards[j].host_port == f->host_port)
+			return true;
+	return false;
+}
+
+/* dnat: PROTO . PORT : BRIDGE once per pair; dnat4/dnat6: PROTO . PORT
+ * : GUEST . GUEST_PORT per forward (one per family and pair). */
+static int fw_forward_elems(struct fw_ctx *ctx, enum fw_msg_type type,
+			    const struct fw_network *net)
+{
+	uint8_t br[IFNAMSIZ];
+	int ret = 0;
+
+	fw_ifname_key(br, net->bridge);
+	for (size_t i = 0; ret == 0 && i < net->n_forwards; i++) {
+		const struct fw_forward *f = &net->forwards[i];
+		bool v4 = f->family == AF_INET;
+		uint16_t port = htons(f->host_port), gport = htons(f->guest_port);
+		uint8_t key[8] = { f->proto }, val[20] = { 0 };
+		size_t alen = v4 ? 4 : 16;
+
+		memcpy(&key[4], &port, sizeof(port));
+		memcpy(val, &f->guest, alen);
+		memcpy(val + alen, &gport, sizeof(gport));
+		if (!fw_port_repeated(net, i))
+			ret = fw_elem_put(ctx, type, FW_MAP_DNAT, key,
+					  sizeof(key), 0, br, sizeof(br));
+		if (ret == 0)
+			ret = fw_elem_put(ctx, type, v4 ? FW_MAP_DNAT4 :
+					  FW_MAP_DNAT6, key, sizeof(key), 0,
+					  val, (uint32_t)alen + 4);
+	}
+	return ret;
+}
+
+/* Its name and bridge first: a clash there is the one to report. */
 int fw_build_net_elems(struct fw_ctx *ctx, enum fw_msg_type type,
 		       const struct fw_network *net)
 {
-	struct fw_fwd_ref *refs = NULL;
-	size_t n_refs = 0;
-	int ret = fw_collect_forwards(ctx, net, 1, &refs, &n_refs);
+	int ret = fw_identity_elems(ctx, type, net);
 
-	for (size_t m = 0; ret == 0 && m < FW_N_ELEMS(fw_ifname_maps); m++)
-		ret = fw_ifname_elem(ctx, type, m, net);
-	if (ret == 0 && net->mode == FW_MODE_NAT)
-		ret = fw_masq_elems(ctx, type, net, AF_INET);
-	if (ret == 0 && net->mode == FW_MODE_NAT)
-		ret = fw_masq_elems(ctx, type, net, AF_INET6);
 	if (ret == 0)
-		ret = fw_dnat_elems(ctx, type, net, refs, n_refs);
-	free(refs);
+		ret = fw_bridge_elems(ctx, type, net);
+	if (ret == 0 && net->mode == FW_MODE_ISOLATED)
+		ret = fw_isolated_elems(ctx, type, net);
+	if (ret == 0)
+		ret = fw_build_slot_elems(ctx, type, net);
+	if (ret == 0 && net->mode == FW_MODE_NAT)
+		ret = fw_forward_elems(ctx, type, net);
 	return ret;
 }
 
-/* Order matters to the kernel: chains before the map elements that jump
- * to them, sets before the rules that look them up. */
-static int fw_build(struct fw_ctx *ctx, const struct fw_network *nets,
-		    size_t n, const struct fw_fwd_ref *refs, size_t n_refs)
+/* ---- the whole table ---- */
+
+static int fw_slot_cmp(const void *pa, const void *pb)
 {
-	int ret = fw_build_tables(ctx);
+	const struct fw_slot *a = pa, *b = pb;
+
+	if (a->kind != b->kind)
+		return (int)a->kind - (int)b->kind;
+	if (a->family != b->family)
+		return a->family - b->family;
+	if (a->len != b->len)
+		return (int)a->len - (int)b->len;
+	return (int)a->len2 - (int)b->len2;
+}
+
+/* The slots of all networks, sorted, each once. */
+static int fw_all_slots(struct fw_ctx *ctx, const struct fw_network *nets,
+			size_t n, struct fw_slot **ret, size_t *ret_n)
+{
+	struct fw_slot *all = NULL, *one, *grown;
+	size_t total = 0, k, m = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		if (fw_net_slots(&nets[i], &one, &k) < 0)
+			goto oom;
+		if (k == 0)
+			continue;
+		grown = reallocarray(all, total + k, sizeof(*all));
+		if (!grown) {
+			free(one);
+			goto oom;
+		}
+		all = grown;
+		memcpy(all + total, one, k * sizeof(*one));
+		total += k;
+		free(one);
+	}
+	if (total)
+		qsort(all, total, sizeof(*all), fw_slot_cmp);
+	for (size_t i = 0; i < total; i++)
+		if (m == 0 || fw_slot_cmp(&all[m - 1], &all[i]) != 0)
+			all[m++] = all[i];
+	*ret = all;
+	*ret_n = m;
+	return 0;
+oom:
+	free(all);
+	return fw_oom(ctx);
+}
+
+/* The elements of every network, one set after the other so that they
+ * share messages: set by set, every network's elements of that set. */
+static int fw_build_elems(struct fw_ctx *ctx, const struct fw_network *nets,
+			  size_t n, const struct fw_slot *slots, size_t n_slots)
+{
+	char names[FW_SLOT_SETS_MAX][FW_SET_NAME_MAX];
+	int ret = 0;
+
+	for (size_t s = 0; ret == 0 && s < FW_N_ELEMS(fw_sets) + n_slots;
+	     s++) {
+		size_t k = 1;
+
+		if (s < FW_N_ELEMS(fw_sets))
+			snprintf(names[0], sizeof(names[0]), "%s",
+				 fw_sets[s].name);
+		else
+			k = fw_slot_sets(&slots[s - FW_N_ELEMS(fw_sets)],
+					 names);
+		for (size_t j = 0; ret == 0 && j < k; j++) {
+			ctx->only = names[j];
+			for (size_t i = 0; ret == 0 && i < n; i++)
+				ret = fw_build_net_elems(ctx,
+							 FW_MSG_NEWSETELEM,
+							 &nets[i]);
+		}
+	}
+	ctx->only = NULL;
+	return ret;
+}
+
+/* Order matters to the kernel: sets before the elements and rules that
+ * use them, chains before the rules that jump to them. */
+static int fw_build(struct fw_ctx *ctx, const struct fw_network *nets,
+		    size_t n)
+{
+	struct fw_slot *slots = NULL;
+	size_t n_slots = 0;
+	int ret = fw_all_slots(ctx, nets, n, &slots, &n_slots);
 
 	if (ret == 0)
-		ret = fw_build_chains(ctx, nets, n);
+		ret = fw_build_tables(ctx);
+	if (ret == 0)
+		ret = fw_build_chains(ctx);
 	if (ret == 0)
 		ret = fw_build_sets(ctx);
 	if (ret == 0)
-		ret = fw_build_elems(ctx, nets, n, refs, n_refs);
-	if (ret == 0)
 		ret = fw_build_base_rules(ctx);
-	for (size_t i = 0; ret == 0 && i < n; i++)
-		ret = fw_build_net_rules(ctx, &nets[i]);
+	for (size_t i = 0; ret == 0 && i < n_slots; i++)
+		ret = fw_add_slot(ctx, &slots[i]);
+	if (ret == 0)
+		ret = fw_build_elems(ctx, nets, n, slots, n_slots);
+	free(slots);
 	return ret;
 }
 
@@ -791,8 +1013,6 @@ int fw_plan_sync(const struct fw_network *nets, size_t n,
 {
 	struct fw_ctx ctx = { .family = NFPROTO_INET, .err = err,
 			      .errlen = errlen };
-	struct fw_fwd_ref *refs = NULL;
-	size_t n_refs = 0;
 	int r;
 
 	if (err && errlen)
@@ -800,13 +1020,10 @@ int fw_plan_sync(const struct fw_network *nets, size_t n,
 	if (n && !nets)
 		return fw_fail(&ctx, -EINVAL, "no networks given");
 	r = fw_check(&ctx, nets, n);
-	if (r == 0)
-		r = fw_collect_forwards(&ctx, nets, n, &refs, &n_refs);
 	if (r < 0)
 		return r;
 	ctx.plan = calloc(1, sizeof(*ctx.plan));
-	r = ctx.plan ? fw_build(&ctx, nets, n, refs, n_refs) : fw_oom(&ctx);
-	free(refs);
+	r = ctx.plan ? fw_build(&ctx, nets, n) : fw_oom(&ctx);
 	if (r < 0) {
 		fw_plan_free(ctx.plan);
 		return r;

@@ -133,17 +133,27 @@ void fw_expr_bitwise_mask(struct fw_rule *r, uint32_t reg, const void *mask,
 	fw_expr_push(r, e, ret);
 }
 
-/* [ lookup reg SREG set SET ] or, for a verdict map, [ ... dreg 0 ] */
-void fw_expr_lookup(struct fw_rule *r, uint32_t sreg, const char *set,
-		    bool verdict_map)
+/* [ lookup reg SREG set SET ] */
+void fw_expr_lookup(struct fw_rule *r, uint32_t sreg, const char *set)
 {
 	struct nftnl_expr *e = fw_expr_new(r, "lookup");
 
 	if (!e)
 		return;
 	nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_SREG, sreg);
-	if (verdict_map)
-		nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_DREG, NFT_REG_VERDICT);
+	fw_expr_push(r, e, nftnl_expr_set_str(e, NFTNL_EXPR_LOOKUP_SET, set));
+}
+
+/* [ lookup reg SREG set SET dreg DREG ]: the value of a map */
+void fw_expr_map(struct fw_rule *r, uint32_t sreg, const char *set,
+		 uint32_t dreg)
+{
+	struct nftnl_expr *e = fw_expr_new(r, "lookup");
+
+	if (!e)
+		return;
+	nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_SREG, sreg);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_DREG, dreg);
 	fw_expr_push(r, e, nftnl_expr_set_str(e, NFTNL_EXPR_LOOKUP_SET, set));
 }
 

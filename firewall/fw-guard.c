@@ -210,7 +210,7 @@ static int fw_guard_port_elems(struct fw_ctx *ctx, const struct fw_guard *g,
 			fw_guard_keys_of(&g[i], &k);
 			if (k.len[s])
 				ret = fw_elem_add(ctx, fw_guard_sets[s].name,
-						  k.key[s], k.len[s], 0, NULL);
+						  k.key[s], k.len[s], 0);
 		}
 	}
 	return ret;
@@ -242,7 +242,8 @@ static int fw_allow6_subnets(struct fw_ctx *ctx, const struct fw_prefix *v6,
 				       v6[i].family, v6[i].len);
 		fw_subnet_of(&v6[i], false, &out[k++]);
 	}
-	qsort(out, k, sizeof(*out), fw_subnet_cmp);
+	if (k > 1)
+		qsort(out, k, sizeof(*out), fw_subnet_cmp);
 	*ret_n = k;
 	return 0;
 }
@@ -268,10 +269,10 @@ static int fw_allow6_elems(struct fw_ctx *ctx, const struct fw_prefix *v6,
 		if (kept && fw_subnet_contains(kept, &s[i]))
 			continue;
 		kept = &s[i];
-		ret = fw_elem_add(ctx, FW_SET_ALLOW6, s[i].addr, 16, 0, NULL);
+		ret = fw_elem_add(ctx, FW_SET_ALLOW6, s[i].addr, 16, 0);
 		if (ret == 0 && fw_subnet_end(&s[i], end))
 			ret = fw_elem_add(ctx, FW_SET_ALLOW6, end, 16,
-					  NFT_SET_ELEM_INTERVAL_END, NULL);
+					  NFT_SET_ELEM_INTERVAL_END);
 	}
 	free(s);
 	return ret;
@@ -322,7 +323,7 @@ static void fw_match_port_key(struct fw_rule *r, uint32_t base,
 	fw_expr_meta_load(r, NFT_META_IIFNAME, NFT_REG_1);
 	fw_expr_payload_load(r, base, offset, len, NFT_REG_2);
 	if (in)
-		fw_expr_lookup(r, NFT_REG_1, set, false);
+		fw_expr_lookup(r, NFT_REG_1, set);
 	else
 		fw_expr_lookup_inv(r, NFT_REG_1, set);
 }
@@ -349,7 +350,7 @@ static int fw_rule_guard_dispatch(struct fw_ctx *ctx)
 
 	fw_guard_rule_start(&r, fw_guard_prerouting.name);
 	fw_expr_meta_load(&r, NFT_META_IIFNAME, NFT_REG_1);
-	fw_expr_lookup(&r, NFT_REG_1, FW_SET_GUARDED, false);
+	fw_expr_lookup(&r, NFT_REG_1, FW_SET_GUARDED);
 	fw_expr_verdict(&r, NFT_JUMP, FW_CHAIN_GUARD);
 	return fw_rule_finish(ctx, &r);
 }
@@ -476,7 +477,7 @@ static int fw_rule_ip6_accept(struct fw_ctx *ctx)
 	fw_match_ethertype(&r, ETH_P_IPV6);
 	fw_expr_payload_load(&r, NFT_PAYLOAD_NETWORK_HEADER, FW_IP6_SADDR, 16,
 			     NFT_REG_1);
-	fw_expr_lookup(&r, NFT_REG_1, FW_SET_ALLOW6, false);
+	fw_expr_lookup(&r, NFT_REG_1, FW_SET_ALLOW6);
 	return fw_guard_accept(ctx, &r, "IPv6 from an allowed prefix");
 }
 
@@ -564,7 +565,7 @@ static int fw_build_guard(struct fw_ctx *ctx, const struct fw_guard *g,
 	if (ret == 0)
 		ret = fw_add_chain(ctx, FW_CHAIN_GUARD, NULL);
 	for (size_t i = 0; ret == 0 && i < FW_N_ELEMS(fw_guard_sets); i++)
-		ret = fw_add_set(ctx, &fw_guard_sets[i], (uint32_t)i + 1);
+		ret = fw_add_set(ctx, &fw_guard_sets[i]);
 	if (ret == 0)
 		ret = fw_guard_port_elems(ctx, g, n);
 	if (ret == 0)
@@ -623,10 +624,10 @@ static int fw_guard_set_elems(struct fw_ctx *ctx,
 			  !(new && fw_guard_key_eq(old, new, s));
 		if (gone[s])
 			ret = fw_elem_add(ctx, set, old->key[s], old->len[s],
-					  0, NULL);
+					  0);
 		if (ret == 0 && new && new->len[s])
 			ret = fw_elem_add(ctx, set, new->key[s], new->len[s],
-					  0, NULL);
+					  0);
 	}
 	for (int s = 0; ret == 0 && s < FW_N_KEYS; s++)
 		if (gone[s])

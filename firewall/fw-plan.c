@@ -27,7 +27,6 @@ static void fw_msg_clear(struct fw_msg *msg)
 		nftnl_table_free(msg->table);
 		break;
 	case FW_MSG_NEWCHAIN:
-	case FW_MSG_DELCHAIN:
 		nftnl_chain_free(msg->chain);
 		break;
 	case FW_MSG_NEWSET:
@@ -36,7 +35,6 @@ static void fw_msg_clear(struct fw_msg *msg)
 		nftnl_set_free(msg->set);
 		break;
 	case FW_MSG_NEWRULE:
-	case FW_MSG_DELRULE:
 		nftnl_rule_free(msg->rule);
 		break;
 	}
@@ -66,7 +64,6 @@ int fw_plan_push(struct fw_plan *plan, enum fw_msg_type type, void *obj,
 		msg.table = obj;
 		break;
 	case FW_MSG_NEWCHAIN:
-	case FW_MSG_DELCHAIN:
 		msg.chain = obj;
 		break;
 	case FW_MSG_NEWSET:
@@ -75,7 +72,6 @@ int fw_plan_push(struct fw_plan *plan, enum fw_msg_type type, void *obj,
 		msg.set = obj;
 		break;
 	case FW_MSG_NEWRULE:
-	case FW_MSG_DELRULE:
 		msg.rule = obj;
 		break;
 	}
@@ -182,9 +178,7 @@ void fw_msg_describe(const struct fw_msg *msg, char *buf, size_t len)
 			 nftnl_table_get_str(msg->table, NFTNL_TABLE_NAME));
 		break;
 	case FW_MSG_NEWCHAIN:
-	case FW_MSG_DELCHAIN:
-		snprintf(buf, len, "%schain %s",
-			 msg->type == FW_MSG_DELCHAIN ? "delete " : "",
+		snprintf(buf, len, "chain %s",
 			 nftnl_chain_get_str(msg->chain, NFTNL_CHAIN_NAME));
 		break;
 	case FW_MSG_NEWSET:
@@ -201,50 +195,117 @@ void fw_msg_describe(const struct fw_msg *msg, char *buf, size_t len)
 		snprintf(buf, len, "rule %u of chain %s", msg->index,
 			 nftnl_rule_get_str(msg->rule, NFTNL_RULE_CHAIN));
 		break;
-	case FW_MSG_DELRULE:
-		snprintf(buf, len, "flush chain %s",
-			 nftnl_rule_get_str(msg->rule, NFTNL_RULE_CHAIN));
-		break;
 	}
 }
 
-static void fw_ifname_describe(const uint8_t *key, char *buf, size_t len)
+/* The fields of a set's keys, for error messages. */
+enum fw_field { FW_F_IF, FW_F_NAME, FW_F_A4, FW_F_A6, FW_F_MAC, FW_F_PORT };
+
+static const struct {
+	const char *set;
+	enum fw_field f[2];
+	size_t n;
+} fw_key_layouts[] = {
+	{ FW_MAP_NETWORKS, { FW_F_NAME }, 1 },
+	{ FW_SET_SAME, { FW_F_IF, FW_F_IF }, 2 },
+	{ FW_SET_UPLINKS, { FW_F_IF, FW_F_IF }, 2 },
+	{ FW_SET_HOSTS4, { FW_F_IF, FW_F_A4 }, 2 },
+	{ FW_SET_HOSTS6, { FW_F_IF, FW_F_A6 }, 2 },
+	{ FW_MAP_DNAT, { FW_F_PORT }, 1 },
+	{ FW_MAP_DNAT4, { FW_F_PORT }, 1 },
+	{ FW_MAP_DNAT6, { FW_F_PORT }, 1 },
+	{ FW_SET_PORT_MAC, { FW_F_IF, FW_F_MAC }, 2 },
+	{ FW_SET_PORT_IP4, { FW_F_IF, FW_F_A4 }, 2 },
+	{ FW_SET_ALLOW6, { FW_F_A6 }, 1 },
+};
+
+/* Fields of the key of set; every other set is keyed by an ifname. */
+static size_t fw_key_fields(const char *set, enum fw_field *f)
 {
-	snprintf(buf, len, "\"%.*s\"", (int)strnlen((const char *)key, 16),
-		 (const char *)key);
+	struct fw_slot slot;
+	enum fw_field a;
+
+	for (size_t i = 0; i < FW_N_ELEMS(fw_key_layouts); i++) {
+		if (strcmp(set, fw_key_layouts[i].set) != 0)
+			continue;
+		memcpy(f, fw_key_layouts[i].f, sizeof(fw_key_layouts[i].f));
+		return fw_key_layouts[i].n;
+	}
+	f[0] = FW_F_IF;
+	if (!fw_slot_parse(set, &slot))
+		return 1;
+	a = slot.family == AF_INET ? FW_F_A4 : FW_F_A6;
+	f[0] = slot.kind == FW_SLOT_NET ? FW_F_IF : a;
+	f[1] = slot.kind == FW_SLOT_LOCAL ? a : FW_F_IF;
+	if (slot.kind == FW_SLOT_NET)
+		f[1] = a;
+	/* natup4_L, nat4_L: the subnet alone; egress4_L: subnet . ifname */
+	return slot.kind == FW_SLOT_NAT || (slot.kind == FW_SLOT_UPLINK &&
+					    strncmp(set, "natup", 5) == 0) ?
+	       1 : 2;
+}
+
+static size_t fw_field_size(enum fw_field f)
+{
+	static const size_t sizes[] = {
+		[FW_F_IF] = 16, [FW_F_NAME] = FW_NAME_MAX, [FW_F_A4] = 4,
+		[FW_F_A6] = 16, [FW_F_MAC] = 8, [FW_F_PORT] = 8,
+	};
+
+	return sizes[f];
+}
+
+/* One field as nft writes it: "netd-web", 10.10.0.0, tcp . 8080 ... */
+static void fw_field_describe(enum fw_field f, const uint8_t *p, char *buf,
+			      size_t len)
+{
+	char a[INET6_ADDRSTRLEN] = "?";
+	uint16_t port;
+
+	switch (f) {
+	case FW_F_IF:
+	case FW_F_NAME:
+		snprintf(buf, len, "\"%.*s\"",
+			 (int)strnlen((const char *)p, fw_field_size(f)),
+			 (const char *)p);
+		break;
+	case FW_F_A4:
+	case FW_F_A6:
+		inet_ntop(f == FW_F_A4 ? AF_INET : AF_INET6, p, a, sizeof(a));
+		snprintf(buf, len, "%s", a);
+		break;
+	case FW_F_MAC:
+		snprintf(buf, len, "%02x:%02x:%02x:%02x:%02x:%02x", p[0], p[1],
+			 p[2], p[3], p[4], p[5]);
+		break;
+	case FW_F_PORT:
+		memcpy(&port, p + 4, sizeof(port));
+		snprintf(buf, len, "%s . %u", p[0] == IPPROTO_TCP ? "tcp" :
+			 p[0] == IPPROTO_UDP ? "udp" : "?", ntohs(port));
+		break;
+	}
 }
 
 void fw_elem_describe(const char *set, const uint8_t *key, uint32_t len,
 		      uint32_t flags, char *buf, size_t buflen)
 {
-	const char *end = flags & NFT_SET_ELEM_INTERVAL_END ?
-			  " (interval end)" : "";
-	char a[INET6_ADDRSTRLEN] = "?", k[24];
-	const uint8_t *m = key + 16;
-	uint16_t port;
+	enum fw_field f[2];
+	size_t n = fw_key_fields(set, f), total = 0;
+	char one[2][64];
 
-	if ((!strcmp(set, FW_MAP_MASQ4) && len == 4) ||
-	    (!strcmp(set, FW_MAP_MASQ6) && len == 16) ||
-	    (!strcmp(set, FW_SET_ALLOW6) && len == 16)) {
-		inet_ntop(len == 4 ? AF_INET : AF_INET6, key, a, sizeof(a));
-		snprintf(buf, buflen, "%s%s", a, end);
-	} else if (!strcmp(set, FW_MAP_DNAT) && len == 8) {
-		memcpy(&port, key + 4, sizeof(port));
-		snprintf(buf, buflen, "%s . %u", key[0] == IPPROTO_TCP ? "tcp" :
-			 key[0] == IPPROTO_UDP ? "udp" : "?", ntohs(port));
-	} else if (!strcmp(set, FW_SET_PORT_MAC) && len == 24) {
-		fw_ifname_describe(key, k, sizeof(k));
-		snprintf(buf, buflen, "%s . %02x:%02x:%02x:%02x:%02x:%02x", k,
-			 m[0], m[1], m[2], m[3], m[4], m[5]);
-	} else if (!strcmp(set, FW_SET_PORT_IP4) && len == 20) {
-		fw_ifname_describe(key, k, sizeof(k));
-		inet_ntop(AF_INET, m, a, sizeof(a));
-		snprintf(buf, buflen, "%s . %s", k, a);
-	} else if (len == 16) {
-		fw_ifname_describe(key, buf, buflen);
-	} else {
+	for (size_t i = 0; i < n; i++)
+		total += fw_field_size(f[i]);
+	if (total != len) {
 		snprintf(buf, buflen, "(a %u-byte key)", len);
+		return;
 	}
+	fw_field_describe(f[0], key, one[0], sizeof(one[0]));
+	if (n == 2)
+		fw_field_describe(f[1], key + fw_field_size(f[0]), one[1],
+				  sizeof(one[1]));
+	snprintf(buf, buflen, "%s%s%s%s", one[0], n == 2 ? " . " : "",
+		 n == 2 ? one[1] : "",
+		 flags & NFT_SET_ELEM_INTERVAL_END ? " (interval end)" : "");
 }
 
 void fw_buf_release(struct fw_buf *buf)
@@ -279,8 +340,6 @@ static uint16_t fw_msg_flags(const struct fw_msg *msg)
 	switch (msg->type) {
 	case FW_MSG_DELTABLE:
 	case FW_MSG_DELSETELEM:
-	case FW_MSG_DELRULE:
-	case FW_MSG_DELCHAIN:
 		return 0;
 	case FW_MSG_NEWRULE:
 		return NLM_F_CREATE | NLM_F_APPEND;
@@ -310,10 +369,6 @@ static uint16_t fw_msg_nlmsg_type(enum fw_msg_type type)
 		return NFT_MSG_DELSETELEM;
 	case FW_MSG_NEWRULE:
 		return NFT_MSG_NEWRULE;
-	case FW_MSG_DELRULE:
-		return NFT_MSG_DELRULE;
-	case FW_MSG_DELCHAIN:
-		return NFT_MSG_DELCHAIN;
 	}
 	return NFT_MSG_MAX;
 }
@@ -325,14 +380,12 @@ static uint16_t fw_msg_family(const struct fw_msg *msg)
 	case FW_MSG_DELTABLE:
 		return nftnl_table_get_u32(msg->table, NFTNL_TABLE_FAMILY);
 	case FW_MSG_NEWCHAIN:
-	case FW_MSG_DELCHAIN:
 		return nftnl_chain_get_u32(msg->chain, NFTNL_CHAIN_FAMILY);
 	case FW_MSG_NEWSET:
 	case FW_MSG_NEWSETELEM:
 	case FW_MSG_DELSETELEM:
 		return nftnl_set_get_u32(msg->set, NFTNL_SET_FAMILY);
 	case FW_MSG_NEWRULE:
-	case FW_MSG_DELRULE:
 		return nftnl_rule_get_u32(msg->rule, NFTNL_RULE_FAMILY);
 	}
 	return NFPROTO_UNSPEC;
@@ -355,7 +408,6 @@ static void fw_msg_build(const struct fw_msg *msg, char *at, uint32_t seq,
 		nftnl_table_nlmsg_build_payload(nlh, msg->table);
 		break;
 	case FW_MSG_NEWCHAIN:
-	case FW_MSG_DELCHAIN:
 		nftnl_chain_nlmsg_build_payload(nlh, msg->chain);
 		break;
 	case FW_MSG_NEWSET:
@@ -366,7 +418,6 @@ static void fw_msg_build(const struct fw_msg *msg, char *at, uint32_t seq,
 		nftnl_set_elems_nlmsg_build_payload(nlh, msg->set);
 		break;
 	case FW_MSG_NEWRULE:
-	case FW_MSG_DELRULE:
 		nftnl_rule_nlmsg_build_payload(nlh, msg->rule);
 		break;
 	}

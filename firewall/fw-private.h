@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * fw internals, shared by fw.c (socket side), fw-plan.c (plans and their
- * encoding), fw-build.c and fw-rules.c (the ruleset of table inet netd),
- * fw-net.c (one network's part of it), fw-guard.c (table bridge netd:
- * port protection), fw-expr.c (one helper per nftables expression) and
- * the unit tests.
+ * encoding), fw-build.c, fw-rules.c and fw-slot.c (the ruleset of table
+ * inet netd), fw-net.c (one network's part of it), fw-guard.c (table
+ * bridge netd: port protection), fw-expr.c (one helper per nftables
+ * expression) and the unit tests.
  *
  * The builder is pure: fw_plan_sync() turns a list of networks into a
  * "plan", the ordered list of nftnl objects that make up one batch, and
@@ -27,16 +27,18 @@
 #include "firewall/fw.h"
 
 #define FW_ERRMSG_MAX		1024
-/* Set elements per NEWSETELEM message: ~100 bytes each at most (a 16-byte
- * key and a jump to a chain name of at most 37 characters), so a message
- * stays far below FW_MSG_MAX. */
+/* Set elements per NEWSETELEM message: ~120 bytes each at most (a key
+ * and a value of at most 32 bytes each), so a message stays far below
+ * FW_MSG_MAX. */
 #define FW_ELEMS_PER_MSG	32
 /* Room reserved in the batch buffer before writing each message; the
  * largest message we build (a NEWSETELEM chunk) needs ~4 KiB. */
 #define FW_MSG_MAX		16384
 
 /* nftables data type ids (nftables' enum datatypes), as the kernel stores
- * them in NFTA_SET_KEY_TYPE; `nft list` prints sets by them. */
+ * them in NFTA_SET_KEY_TYPE / NFTA_SET_DATA_TYPE; `nft list` prints sets
+ * by them. */
+#define FW_TYPE_STRING		5
 #define FW_TYPE_IPADDR		7
 #define FW_TYPE_IP6ADDR		8
 #define FW_TYPE_ETHERADDR	9
@@ -45,14 +47,26 @@
 #define FW_TYPE_IFNAME		41
 #define FW_TYPE_BITS		6	/* concatenations: (a << 6) | b */
 
-/* Names of the objects in table inet netd. */
-#define FW_SET_BRIDGES		"bridges"
-#define FW_MAP_FROM		"from_bridge"
-#define FW_MAP_TO		"to_bridge"
-#define FW_MAP_INPUT		"input_bridge"
-#define FW_MAP_MASQ4		"masq4"
-#define FW_MAP_MASQ6		"masq6"
-#define FW_MAP_DNAT		"dnat"
+/*
+ * The sets and maps of table inet netd (see fw-build.c).  Every one is a
+ * hash: adding or removing an element costs the same whatever the number
+ * of elements, which is not true of interval sets (rbtree, pipapo) on
+ * current kernels.
+ */
+#define FW_MAP_NETWORKS		"networks"	/* name : bridge */
+#define FW_SET_BRIDGES		"bridges"	/* map bridge : name */
+#define FW_SET_SAME		"same_bridge"	/* bridge . bridge */
+#define FW_SET_ISOLATED		"isolated"	/* bridge */
+#define FW_SET_NAT		"nat"		/* bridge */
+#define FW_SET_UPLINKED		"uplinked"	/* bridge */
+#define FW_SET_UPLINKS		"uplinks"	/* bridge . uplink */
+#define FW_SET_ISOLATED4	"isolated4"	/* bridge */
+#define FW_SET_ISOLATED6	"isolated6"	/* bridge */
+#define FW_SET_HOSTS4		"hosts4"	/* bridge . host address */
+#define FW_SET_HOSTS6		"hosts6"
+#define FW_MAP_DNAT		"dnat"		/* proto . port : bridge */
+#define FW_MAP_DNAT4		"dnat4"		/* proto . port : guest . port */
+#define FW_MAP_DNAT6		"dnat6"
 
 /* Names of the objects in table bridge netd (fw-guard.c). */
 #define FW_SET_GUARDED		"guarded"
@@ -62,7 +76,44 @@
 #define FW_CHAIN_GUARD		"guard"
 
 #define FW_NAME_MAX		32	/* network names */
-#define FW_CHAIN_NAME_MAX	(FW_NAME_MAX + sizeof("-masq"))
+#define FW_CHAIN_NAME_MAX	32
+#define FW_SET_NAME_MAX		32
+
+/*
+ * A slot: the sets of one prefix length (or pair of lengths) and the
+ * rule that matches packets against them, e.g. for IPv4 /24:
+ *   set net4_24 { type ifname . ipv4_addr }     bridge . subnet
+ *   from_subnet: meta nfproto ipv4 iifname . ip saddr & 255.255.255.0
+ *                  @net4_24 accept
+ * A subnet check is then one hash lookup per prefix length in use,
+ * whatever the number of networks.  Slots exist for the lengths the
+ * networks have: fw_sync() makes those of its networks; adding a network
+ * with a length no slot has yet adds the slot in the same batch (see
+ * fw-net.c).  A slot whose last network went stays, empty, until the
+ * next fw_sync().
+ */
+enum fw_slot_kind {
+	FW_SLOT_NET,	/* net4_L: bridge . subnet, nat and routed networks */
+	FW_SLOT_NAT,	/* nat4_L: map subnet : bridge, nat networks */
+	FW_SLOT_UPLINK,	/* natup4_L: subnet, egress4_L: subnet . uplink */
+	FW_SLOT_LOCAL,	/* local4_L_M: subnet . subnet, within a nat network */
+};
+
+struct fw_slot {
+	enum fw_slot_kind kind;
+	int family;		/* AF_INET or AF_INET6 */
+	uint8_t len;		/* prefix length (of the source) */
+	uint8_t len2;		/* FW_SLOT_LOCAL: of the destination */
+};
+
+#define FW_SLOT_SETS_MAX	2
+
+/* Set names, e.g. a list of sets the kernel did not find. */
+struct fw_names {
+	char **name;
+	size_t n;
+	bool oom;		/* a name could not be added */
+};
 
 enum fw_msg_type {
 	FW_MSG_NEWTABLE,
@@ -72,8 +123,6 @@ enum fw_msg_type {
 	FW_MSG_NEWSETELEM,	/* elements attached to .set */
 	FW_MSG_DELSETELEM,	/* elements attached to .set */
 	FW_MSG_NEWRULE,
-	FW_MSG_DELRULE,		/* every rule of .rule's chain: flush chain */
-	FW_MSG_DELCHAIN,
 };
 
 struct fw_msg {
@@ -127,9 +176,13 @@ int fw_plan_sync(const struct fw_network *nets, size_t n,
 		 struct fw_plan **ret, char *err, size_t errlen);
 
 /* fw-net.c: one network's part of table inet netd, in one batch: old
- * NULL adds new, new NULL removes old, both replace old with new. */
+ * NULL adds new, new NULL removes old, both replace old with new.
+ * missing (NULL: none) names the slot sets the kernel did not find when
+ * the same change was tried before: the removal leaves them alone, the
+ * addition creates their slots. */
 int fw_plan_net(const struct fw_network *old, const struct fw_network *new,
-		struct fw_plan **ret, char *err, size_t errlen);
+		const struct fw_names *missing, struct fw_plan **ret,
+		char *err, size_t errlen);
 /* Why the kernel may refuse msg (of a fw_plan_net() plan) with EEXIST,
  * or NULL. */
 const char *fw_net_clash_hint(const struct fw_msg *msg);
@@ -146,7 +199,10 @@ int fw_plan_guard_set(const struct fw_guard *old, const struct fw_guard *new,
 struct fw_ctx {
 	struct fw_plan *plan;
 	uint16_t family;		/* NFPROTO_INET or NFPROTO_BRIDGE */
-	bool excl;			/* new chains and elements exclusive */
+	bool excl;			/* new elements exclusive */
+	const struct fw_names *skip;	/* sets whose elements are left out */
+	const char *only;		/* not NULL: elements of this set only */
+	uint32_t set_id;		/* last batch-local id of a new set */
 	char *err;
 	size_t errlen;
 	char rule_chain[FW_CHAIN_NAME_MAX];	/* chain of the last rule */
@@ -157,8 +213,9 @@ struct fw_ctx {
 	unsigned int elems_part;
 };
 
-/* nftables (not the kernel) keeps a set's key byte order in the set's
- * user data; without it `nft list` prints interface names as "". */
+/* nftables (not the kernel) keeps a set's key and data byte order in
+ * the set's user data; without it `nft list` prints interface names as
+ * "". */
 #define FW_BYTEORDER_HOST	1
 #define FW_BYTEORDER_BIG	2
 
@@ -168,6 +225,9 @@ struct fw_set_def {
 	uint32_t key_len;
 	uint32_t flags;
 	uint32_t key_byteorder;	/* 0: none recorded */
+	uint32_t data_type;	/* maps (NFT_SET_MAP) */
+	uint32_t data_len;
+	uint32_t data_byteorder;
 };
 
 struct fw_base_chain {
@@ -191,47 +251,59 @@ __attribute__((format(printf, 3, 4)))
 int fw_fail(struct fw_ctx *ctx, int err, const char *fmt, ...);
 int fw_oom(struct fw_ctx *ctx);
 bool fw_has_uplink(const struct fw_network *net);
+/* A 16-byte interface name key, NUL padded */
+void fw_ifname_key(uint8_t *key, const char *name);
 bool fw_ifname_ok(const char *name);
 void fw_subnet_of(const struct fw_prefix *p, bool host, struct fw_subnet *s);
 bool fw_subnet_contains(const struct fw_subnet *a, const struct fw_subnet *b);
 bool fw_subnet_end(const struct fw_subnet *s, uint8_t *out);
 bool fw_prefix_redundant(const struct fw_network *net, size_t i);
-void fw_chain_name(char *buf, const struct fw_network *net,
-		   const char *suffix);
+void fw_prefix_mask(int family, uint8_t len, uint8_t *mask);
 int fw_check_network(struct fw_ctx *ctx, const struct fw_network *net);
-/* The names of a network's chains (NAME-from, -to, -in, -masq, -dnat as
- * its mode and forwards ask); returns how many. */
-#define FW_NET_CHAINS_MAX	5
-size_t fw_net_chain_names(const struct fw_network *net,
-			  char names[][FW_CHAIN_NAME_MAX]);
 /* Objects of table ctx->family netd, appended to ctx->plan. */
 int fw_build_tables(struct fw_ctx *ctx);
 int fw_add_chain(struct fw_ctx *ctx, const char *name,
 		 const struct fw_base_chain *base);
-int fw_add_net_chains(struct fw_ctx *ctx, const struct fw_network *net);
-/* Flush chain NAME (delete all its rules), delete chain NAME. */
-int fw_flush_chain(struct fw_ctx *ctx, const char *name);
-int fw_del_chain(struct fw_ctx *ctx, const char *name);
-int fw_add_set(struct fw_ctx *ctx, const struct fw_set_def *def, uint32_t id);
-/* Element KEY [: jump JUMP], FLAGS e.g. NFT_SET_ELEM_INTERVAL_END, in a
- * message of type (NEWSETELEM, or DELSETELEM which ignores jump);
- * consecutive elements of one set share messages. */
+/* A new set; its batch-local id is ++ctx->set_id. */
+int fw_add_set(struct fw_ctx *ctx, const struct fw_set_def *def);
+/* Element KEY [: DATA], FLAGS e.g. NFT_SET_ELEM_INTERVAL_END, in a
+ * message of type (NEWSETELEM, or DELSETELEM which ignores data);
+ * consecutive elements of one set share messages.  Nothing for a set
+ * in ctx->skip, or other than ctx->only. */
 int fw_elem_put(struct fw_ctx *ctx, enum fw_msg_type type, const char *set,
 		const void *key, uint32_t len, uint32_t flags,
-		const char *jump);
+		const void *data, uint32_t data_len);
 int fw_elem_add(struct fw_ctx *ctx, const char *set, const void *key,
-		uint32_t len, uint32_t flags, const char *jump);
+		uint32_t len, uint32_t flags);
 int fw_elem_del(struct fw_ctx *ctx, const char *set, const void *key,
 		uint32_t len);
-/* Everything one network puts in the dispatch sets and maps (bridges,
- * from_bridge, to_bridge, input_bridge, masq4, masq6, dnat), in messages
- * of type; the network must have passed fw_check_network(). */
+/* Everything one network puts in the sets and maps, in messages of
+ * type; the network must have passed fw_check_network(). */
 int fw_build_net_elems(struct fw_ctx *ctx, enum fw_msg_type type,
 		       const struct fw_network *net);
 
+/* The slots a network needs (every one at most once), in a malloc'd
+ * array (NULL when none). */
+int fw_net_slots(const struct fw_network *net, struct fw_slot **ret,
+		 size_t *ret_n);
+/* The names of a slot's sets; returns how many. */
+size_t fw_slot_sets(const struct fw_slot *slot,
+		    char names[FW_SLOT_SETS_MAX][FW_SET_NAME_MAX]);
+/* Is set the name of a slot's set?  Fills slot if so. */
+bool fw_slot_parse(const char *set, struct fw_slot *slot);
+/* A slot's sets (created if missing) and its rule. */
+int fw_add_slot(struct fw_ctx *ctx, const struct fw_slot *slot);
+/* What a network puts in the slots' sets, in messages of type. */
+int fw_build_slot_elems(struct fw_ctx *ctx, enum fw_msg_type type,
+			const struct fw_network *net);
+bool fw_names_has(const struct fw_names *names, const char *name);
+/* Add name unless it is there; sets names->oom on failure. */
+void fw_names_add(struct fw_names *names, const char *name);
+void fw_names_free(struct fw_names *names);
+
 /* fw-rules.c: the rules */
 int fw_build_base_rules(struct fw_ctx *ctx);
-int fw_build_net_rules(struct fw_ctx *ctx, const struct fw_network *net);
+int fw_build_slot_rule(struct fw_ctx *ctx, const struct fw_slot *slot);
 
 /*
  * fw-expr.c: one helper per nftables expression, appended to a rule under
@@ -259,8 +331,9 @@ void fw_expr_payload_write(struct fw_rule *r, uint32_t base, uint32_t offset,
 			   uint32_t csum_offset);
 void fw_expr_bitwise_mask(struct fw_rule *r, uint32_t reg, const void *mask,
 			  uint32_t len);
-void fw_expr_lookup(struct fw_rule *r, uint32_t sreg, const char *set,
-		    bool verdict_map);
+void fw_expr_lookup(struct fw_rule *r, uint32_t sreg, const char *set);
+void fw_expr_map(struct fw_rule *r, uint32_t sreg, const char *set,
+		 uint32_t dreg);
 void fw_expr_lookup_inv(struct fw_rule *r, uint32_t sreg, const char *set);
 void fw_expr_counter(struct fw_rule *r);
 void fw_rule_comment(struct fw_rule *r, const char *comment);

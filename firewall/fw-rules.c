@@ -2,8 +2,9 @@
 /*
  * The rules of table inet netd: one builder per rule, each with the
  * equivalent nft line in a comment above it, then the rules of every
- * chain.  fw-build.c calls fw_build_base_rules() and fw_build_net_rules()
- * once the tables, chains, sets and elements are in the plan.
+ * chain.  They are the same whatever the networks (fw_build_base_rules()),
+ * but for one rule per slot (fw_build_slot_rule(), see fw-slot.c).
+ * fw-build.c lays out the chains and sets they use.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -76,17 +77,6 @@ static void fw_match_l4proto(struct fw_rule *r, uint8_t proto)
 	fw_expr_cmp(r, NFT_REG_1, NFT_CMP_EQ, &proto, sizeof(proto));
 }
 
-/* iifname|oifname ==|!= NAME */
-static void fw_match_ifname(struct fw_rule *r, uint32_t key, uint32_t op,
-			    const char *name)
-{
-	char buf[IFNAMSIZ] = { 0 };
-
-	memcpy(buf, name, strnlen(name, IFNAMSIZ - 1));
-	fw_expr_meta_load(r, key, NFT_REG_1);
-	fw_expr_cmp(r, NFT_REG_1, op, buf, sizeof(buf));
-}
-
 /* th sport|dport PORT, after a meta l4proto match */
 static void fw_match_port(struct fw_rule *r, uint32_t offset, uint16_t port)
 {
@@ -103,7 +93,7 @@ static void fw_match_addr(struct fw_rule *r, const struct fw_subnet *s,
 {
 	uint32_t off = s->family == AF_INET ? (source ? 12 : 16) :
 		       (source ? 8 : 24);
-	uint8_t mask[16] = { 0 };
+	uint8_t mask[16];
 
 	fw_match_nfproto(r, s->family);
 	if (s->len == 0)
@@ -111,8 +101,7 @@ static void fw_match_addr(struct fw_rule *r, const struct fw_subnet *s,
 	fw_expr_payload_load(r, NFT_PAYLOAD_NETWORK_HEADER, off, s->bytes,
 			     NFT_REG_1);
 	if (s->len < s->bytes * 8) {
-		for (unsigned int bit = 0; bit < s->len; bit++)
-			mask[bit / 8] |= (uint8_t)(0x80 >> (bit % 8));
+		fw_prefix_mask(s->family, s->len, mask);
 		fw_expr_bitwise_mask(r, NFT_REG_1, mask, s->bytes);
 	}
 	fw_expr_cmp(r, NFT_REG_1, NFT_CMP_EQ, s->addr, s->bytes);
@@ -128,79 +117,121 @@ static void fw_match_ct_bits(struct fw_rule *r, uint32_t key, uint32_t bits)
 	fw_expr_cmp(r, NFT_REG_1, NFT_CMP_NEQ, &zero, sizeof(zero));
 }
 
+
+/* ip saddr|daddr [& MASK] (ip6 too) into reg: the key of a slot */
+static void fw_load_prefix(struct fw_rule *r, int family, uint8_t len,
+			   bool source, uint32_t reg)
+{
+	bool v4 = family == AF_INET;
+	uint32_t bytes = v4 ? 4 : 16;
+	uint32_t off = v4 ? (source ? 12 : 16) : (source ? 8 : 24);
+	uint8_t mask[16];
+
+	fw_expr_payload_load(r, NFT_PAYLOAD_NETWORK_HEADER, off, bytes, reg);
+	if (len < bytes * 8) {
+		fw_prefix_mask(family, len, mask);
+		fw_expr_bitwise_mask(r, reg, mask, bytes);
+	}
+}
+
 /* ---- rules: the nft line above each builder ---- */
 
-/* CHAIN: accept | drop | return */
-static int fw_rule_verdict(struct fw_ctx *ctx, const char *chain, int verdict)
+/* CHAIN: accept | drop | return | jump TARGET */
+static int fw_rule_verdict(struct fw_ctx *ctx, const char *chain, int verdict,
+			   const char *target)
 {
 	struct fw_rule r;
 
 	fw_rule_start(&r, chain);
-	fw_expr_verdict(&r, verdict, NULL);
+	fw_expr_verdict(&r, verdict, target);
 	return fw_rule_finish(ctx, &r);
 }
 
-/* iifname vmap @MAP | oifname vmap @MAP */
-static int fw_rule_ifname_vmap(struct fw_ctx *ctx, const char *chain,
-			       uint32_t key, const char *map)
+/* iifname|oifname @SET VERDICT [TARGET] */
+static int fw_rule_ifname_in(struct fw_ctx *ctx, const char *chain,
+			     uint32_t key, const char *set, int verdict,
+			     const char *target)
 {
 	struct fw_rule r;
 
 	fw_rule_start(&r, chain);
 	fw_expr_meta_load(&r, key, NFT_REG_1);
-	fw_expr_lookup(&r, NFT_REG_1, map, true);
+	fw_expr_lookup(&r, NFT_REG_1, set);
+	fw_expr_verdict(&r, verdict, target);
 	return fw_rule_finish(ctx, &r);
 }
 
-/* fib daddr type local meta l4proto . th dport vmap @dnat */
-static int fw_rule_dnat_dispatch(struct fw_ctx *ctx, const char *chain)
+/* iifname . oifname @SET accept, oifname . iifname @SET accept */
+static int fw_rule_ifname_pair(struct fw_ctx *ctx, const char *chain,
+			       uint32_t first, uint32_t second,
+			       const char *set)
 {
+	struct fw_rule r;
+
+	fw_rule_start(&r, chain);
+	fw_expr_meta_load(&r, first, NFT_REG_1);
+	fw_expr_meta_load(&r, second, NFT_REG_2);
+	fw_expr_lookup(&r, NFT_REG_1, set);
+	fw_expr_verdict(&r, NF_ACCEPT, NULL);
+	return fw_rule_finish(ctx, &r);
+}
+
+/* from_bridge: iifname @uplinked iifname . oifname != @uplinks drop */
+static int fw_rule_wrong_uplink(struct fw_ctx *ctx)
+{
+	struct fw_rule r;
+
+	fw_rule_start(&r, "from_bridge");
+	fw_expr_meta_load(&r, NFT_META_IIFNAME, NFT_REG_1);
+	fw_expr_lookup(&r, NFT_REG_1, FW_SET_UPLINKED);
+	fw_expr_meta_load(&r, NFT_META_OIFNAME, NFT_REG_2);
+	fw_expr_lookup_inv(&r, NFT_REG_1, FW_SET_UPLINKS);
+	fw_expr_verdict(&r, NF_DROP, NULL);
+	return fw_rule_finish(ctx, &r);
+}
+
+/* fib daddr type local meta nfproto ipv4|ipv6
+ *   dnat ip|ip6 to meta l4proto . th dport map @dnat4|@dnat6 */
+static int fw_rule_dnat(struct fw_ctx *ctx, const char *chain, int family)
+{
+	bool v4 = family == AF_INET;
 	uint32_t local = RTN_LOCAL;
 	struct fw_rule r;
 
 	fw_rule_start(&r, chain);
 	fw_expr_fib(&r, NFTA_FIB_F_DADDR, NFT_FIB_RESULT_ADDRTYPE, NFT_REG_1);
 	fw_expr_cmp(&r, NFT_REG_1, NFT_CMP_EQ, &local, sizeof(local));
-	/* the concatenation takes one 4-byte register per field */
+	fw_match_nfproto(&r, family);
+	/* the concatenations take one 4-byte register per field: the key
+	 * in 00-01, the guest's address and port from 02 on */
 	fw_expr_meta_load(&r, NFT_META_L4PROTO, NFT_REG32_00);
 	fw_expr_payload_load(&r, NFT_PAYLOAD_TRANSPORT_HEADER, FW_TH_DPORT, 2,
 			     NFT_REG32_01);
-	fw_expr_lookup(&r, NFT_REG32_00, FW_MAP_DNAT, true);
+	fw_expr_map(&r, NFT_REG32_00, v4 ? FW_MAP_DNAT4 : FW_MAP_DNAT6,
+		    NFT_REG32_02);
+	fw_expr_nat(&r, NFT_NAT_DNAT, v4 ? NFPROTO_IPV4 : NFPROTO_IPV6,
+		    NFT_REG32_02, v4 ? NFT_REG32_03 : NFT_REG32_06);
 	return fw_rule_finish(ctx, &r);
 }
 
-/* meta nfproto ipv4 ip saddr vmap @masq4
- * meta nfproto ipv6 ip6 saddr vmap @masq6 */
-static int fw_rule_masq_dispatch(struct fw_ctx *ctx, int family)
-{
-	struct fw_rule r;
-	bool v4 = family == AF_INET;
-
-	fw_rule_start(&r, "postrouting");
-	fw_match_nfproto(&r, family);
-	fw_expr_payload_load(&r, NFT_PAYLOAD_NETWORK_HEADER, v4 ? 12 : 8,
-			     v4 ? 4 : 16, NFT_REG_1);
-	fw_expr_lookup(&r, NFT_REG_1, v4 ? FW_MAP_MASQ4 : FW_MAP_MASQ6, true);
-	return fw_rule_finish(ctx, &r);
-}
-
-/* oifname @bridges meta nfproto ipv4 udp sport 67 udp dport 68
- *   udp checksum set 0
+/* mangle_postrouting: meta l4proto udp meta nfproto ipv4 udp sport 67
+ *   udp dport 68 oifname @bridges udp checksum set 0
  * nftables cannot fill in checksums; a zero UDP checksum (IPv4 only)
  * makes strict DHCP clients accept replies whose checksum was left
- * partial by the bridge/veth offload path. */
+ * partial by the bridge/veth offload path.  Every packet that leaves
+ * the host passes here: the cheapest test comes first. */
 static int fw_rule_dhcp_csum(struct fw_ctx *ctx)
 {
 	uint16_t zero = 0;
 	struct fw_rule r;
 
 	fw_rule_start(&r, "mangle_postrouting");
-	fw_expr_meta_load(&r, NFT_META_OIFNAME, NFT_REG_1);
-	fw_expr_lookup(&r, NFT_REG_1, FW_SET_BRIDGES, false);
-	fw_match_nfproto(&r, AF_INET);
 	fw_match_l4proto(&r, IPPROTO_UDP);
+	fw_match_nfproto(&r, AF_INET);
 	fw_match_port(&r, FW_TH_SPORT, FW_PORT_DHCP_SERVER);
 	fw_match_port(&r, FW_TH_DPORT, FW_PORT_DHCP_CLIENT);
+	fw_expr_meta_load(&r, NFT_META_OIFNAME, NFT_REG_1);
+	fw_expr_lookup(&r, NFT_REG_1, FW_SET_BRIDGES);
 	fw_expr_immediate(&r, NFT_REG_1, &zero, sizeof(zero));
 	fw_expr_payload_write(&r, NFT_PAYLOAD_TRANSPORT_HEADER,
 			      FW_UDP_CHECKSUM, sizeof(zero), NFT_REG_1,
@@ -208,32 +239,7 @@ static int fw_rule_dhcp_csum(struct fw_ctx *ctx)
 	return fw_rule_finish(ctx, &r);
 }
 
-/* oifname @bridges drop */
-static int fw_rule_to_bridges_drop(struct fw_ctx *ctx, const char *chain)
-{
-	struct fw_rule r;
-
-	fw_rule_start(&r, chain);
-	fw_expr_meta_load(&r, NFT_META_OIFNAME, NFT_REG_1);
-	fw_expr_lookup(&r, NFT_REG_1, FW_SET_BRIDGES, false);
-	fw_expr_verdict(&r, NF_DROP, NULL);
-	return fw_rule_finish(ctx, &r);
-}
-
-/* oifname != "UPLINK" drop | iifname "UPLINK" accept | ... */
-static int fw_rule_ifname_verdict(struct fw_ctx *ctx, const char *chain,
-				  uint32_t key, uint32_t op, const char *name,
-				  int verdict)
-{
-	struct fw_rule r;
-
-	fw_rule_start(&r, chain);
-	fw_match_ifname(&r, key, op, name);
-	fw_expr_verdict(&r, verdict, NULL);
-	return fw_rule_finish(ctx, &r);
-}
-
-/* ip saddr 10.10.0.0/24 accept | ip6 daddr fd00::/64 return | ... */
+/* ip daddr 224.0.0.0/24 accept | ip6 daddr fd00::/64 return | ... */
 static int fw_rule_addr_verdict(struct fw_ctx *ctx, const char *chain,
 				const struct fw_subnet *s, bool source,
 				int verdict)
@@ -258,48 +264,67 @@ static int fw_rule_ct_accept(struct fw_ctx *ctx, const char *chain,
 	return fw_rule_finish(ctx, &r);
 }
 
-/* [ip daddr HOST] udp|tcp dport PORT accept */
-static int fw_rule_port_accept(struct fw_ctx *ctx, const char *chain,
-			       const struct fw_subnet *host, uint8_t proto,
-			       uint16_t port)
+/* to_bridge: oifname @nat ct status dnat accept */
+static int fw_rule_nat_dnat_accept(struct fw_ctx *ctx)
 {
 	struct fw_rule r;
 
-	fw_rule_start(&r, chain);
-	if (host)
-		fw_match_addr(&r, host, false);
-	fw_match_l4proto(&r, proto);
+	fw_rule_start(&r, "to_bridge");
+	fw_expr_meta_load(&r, NFT_META_OIFNAME, NFT_REG_1);
+	fw_expr_lookup(&r, NFT_REG_1, FW_SET_NAT);
+	fw_match_ct_bits(&r, NFT_CT_STATUS, IPS_DST_NAT);
+	fw_expr_verdict(&r, NF_ACCEPT, NULL);
+	return fw_rule_finish(ctx, &r);
+}
+
+/* isolated_input: iifname @SET meta l4proto udp th dport PORT accept */
+static int fw_rule_isolated_port(struct fw_ctx *ctx, const char *set,
+				 uint16_t port)
+{
+	struct fw_rule r;
+
+	fw_rule_start(&r, "isolated_input");
+	fw_expr_meta_load(&r, NFT_META_IIFNAME, NFT_REG_1);
+	fw_expr_lookup(&r, NFT_REG_1, set);
+	fw_match_l4proto(&r, IPPROTO_UDP);
 	fw_match_port(&r, FW_TH_DPORT, port);
 	fw_expr_verdict(&r, NF_ACCEPT, NULL);
 	return fw_rule_finish(ctx, &r);
 }
 
-/* ip daddr HOST meta l4proto icmp accept
- * ip6 daddr HOST meta l4proto ipv6-icmp accept */
-static int fw_rule_icmp_accept(struct fw_ctx *ctx, const char *chain,
-			       const struct fw_subnet *host)
+/* isolated_input: iifname @isolated6 icmpv6 type TYPE accept */
+static int fw_rule_isolated_icmp6(struct fw_ctx *ctx, uint8_t type)
 {
 	struct fw_rule r;
 
-	fw_rule_start(&r, chain);
-	fw_match_addr(&r, host, false);
-	fw_match_l4proto(&r, host->family == AF_INET ? IPPROTO_ICMP :
-			 IPPROTO_ICMPV6);
-	fw_expr_verdict(&r, NF_ACCEPT, NULL);
-	return fw_rule_finish(ctx, &r);
-}
-
-/* icmpv6 type nd-router-solicit|nd-neighbor-solicit|... accept */
-static int fw_rule_icmp6_type_accept(struct fw_ctx *ctx, const char *chain,
-				     uint8_t type)
-{
-	struct fw_rule r;
-
-	fw_rule_start(&r, chain);
+	fw_rule_start(&r, "isolated_input");
+	fw_expr_meta_load(&r, NFT_META_IIFNAME, NFT_REG_1);
+	fw_expr_lookup(&r, NFT_REG_1, FW_SET_ISOLATED6);
 	fw_match_l4proto(&r, IPPROTO_ICMPV6);
 	fw_expr_payload_load(&r, NFT_PAYLOAD_TRANSPORT_HEADER, 0, 1,
 			     NFT_REG_1);
 	fw_expr_cmp(&r, NFT_REG_1, NFT_CMP_EQ, &type, sizeof(type));
+	fw_expr_verdict(&r, NF_ACCEPT, NULL);
+	return fw_rule_finish(ctx, &r);
+}
+
+/* isolated_input: meta nfproto ipv4 iifname . ip daddr @hosts4
+ *   meta l4proto PROTO [th dport PORT] accept (and ip6, @hosts6) */
+static int fw_rule_isolated_host(struct fw_ctx *ctx, int family,
+				 uint8_t proto, uint16_t port)
+{
+	bool v4 = family == AF_INET;
+	struct fw_rule r;
+
+	fw_rule_start(&r, "isolated_input");
+	fw_match_nfproto(&r, family);
+	fw_expr_meta_load(&r, NFT_META_IIFNAME, NFT_REG_1);
+	fw_expr_payload_load(&r, NFT_PAYLOAD_NETWORK_HEADER, v4 ? 16 : 24,
+			     v4 ? 4 : 16, NFT_REG_2);
+	fw_expr_lookup(&r, NFT_REG_1, v4 ? FW_SET_HOSTS4 : FW_SET_HOSTS6);
+	fw_match_l4proto(&r, proto);
+	if (port)
+		fw_match_port(&r, FW_TH_DPORT, port);
 	fw_expr_verdict(&r, NF_ACCEPT, NULL);
 	return fw_rule_finish(ctx, &r);
 }
@@ -311,27 +336,6 @@ static int fw_rule_masquerade(struct fw_ctx *ctx, const char *chain)
 
 	fw_rule_start(&r, chain);
 	fw_expr_masq(&r);
-	return fw_rule_finish(ctx, &r);
-}
-
-/* meta nfproto ipv4 meta l4proto tcp th dport 8080
- *   dnat ip to 10.10.0.10:80   (or dnat ip6 to [fd00::10]:80) */
-static int fw_rule_dnat(struct fw_ctx *ctx, const char *chain,
-			const struct fw_forward *f)
-{
-	bool v4 = f->family == AF_INET;
-	uint16_t port = htons(f->guest_port);
-	struct fw_rule r;
-
-	fw_rule_start(&r, chain);
-	fw_match_nfproto(&r, f->family);
-	fw_match_l4proto(&r, f->proto);
-	fw_match_port(&r, FW_TH_DPORT, f->host_port);
-	fw_expr_immediate(&r, NFT_REG_1, v4 ? (const void *)&f->guest.v4 :
-			  (const void *)&f->guest.v6, v4 ? 4 : 16);
-	fw_expr_immediate(&r, NFT_REG_2, &port, sizeof(port));
-	fw_expr_nat(&r, NFT_NAT_DNAT, v4 ? NFPROTO_IPV4 : NFPROTO_IPV6,
-		    NFT_REG_1, NFT_REG_2);
 	return fw_rule_finish(ctx, &r);
 }
 
@@ -353,246 +357,263 @@ static int fw_rule_output_loopback(struct fw_ctx *ctx)
 
 /* ---- per chain ---- */
 
-/* The base chains: one dispatch rule per hook and family, whatever the
- * number of networks. */
-int fw_build_base_rules(struct fw_ctx *ctx)
+/* forward: to and from our bridges; between_bridges: only within one */
+static int fw_build_forward(struct fw_ctx *ctx)
 {
 	int ret;
 
-	ret = fw_rule_ifname_vmap(ctx, "forward", NFT_META_IIFNAME, FW_MAP_FROM);
+	ret = fw_rule_ifname_in(ctx, "forward", NFT_META_IIFNAME,
+				FW_SET_BRIDGES, NFT_JUMP, "from_bridge");
 	if (ret == 0)
-		ret = fw_rule_ifname_vmap(ctx, "forward", NFT_META_OIFNAME,
-					  FW_MAP_TO);
+		ret = fw_rule_ifname_in(ctx, "forward", NFT_META_OIFNAME,
+					FW_SET_BRIDGES, NFT_JUMP, "to_bridge");
 	if (ret == 0)
-		ret = fw_rule_ifname_vmap(ctx, "input", NFT_META_IIFNAME,
-					  FW_MAP_INPUT);
+		ret = fw_rule_ifname_pair(ctx, "between_bridges",
+					  NFT_META_IIFNAME, NFT_META_OIFNAME,
+					  FW_SET_SAME);
 	if (ret == 0)
-		ret = fw_rule_dnat_dispatch(ctx, "prerouting");
+		ret = fw_rule_verdict(ctx, "between_bridges", NF_DROP, NULL);
+	return ret;
+}
+
+/* from_bridge: traffic the guests send through the host.  Never to
+ * another of our bridges, only out of the uplink if the network has one,
+ * and only from the network's own subnets (from_subnet: one rule per
+ * slot).
+ *
+ * Out of the same bridge is fine, in every mode: with br_netfilter loaded
+ * (Docker and Kubernetes hosts) frames bridged between two guests of a
+ * network pass the inet forward hook too, in and out of that bridge.
+ * Isolated networks have no subnets in the slots: what does not stay on
+ * their bridge is dropped. */
+static int fw_build_from(struct fw_ctx *ctx)
+{
+	int ret;
+
+	ret = fw_rule_ifname_in(ctx, "from_bridge", NFT_META_OIFNAME,
+				FW_SET_BRIDGES, NFT_JUMP, "between_bridges");
+	if (ret == 0)
+		ret = fw_rule_wrong_uplink(ctx);
+	if (ret == 0)
+		ret = fw_rule_verdict(ctx, "from_bridge", NFT_JUMP,
+				      "from_subnet");
+	if (ret == 0)
+		ret = fw_rule_verdict(ctx, "from_bridge", NF_DROP, NULL);
+	return ret;
+}
+
+/* to_bridge: traffic routed from elsewhere to the guests: nothing to
+ * isolated networks; answers; port forwards (nat); from the uplink if
+ * the network has one, else from anywhere (routed). */
+static int fw_build_to(struct fw_ctx *ctx)
+{
+	const char *c = "to_bridge";
+	int ret;
+
+	ret = fw_rule_ifname_in(ctx, c, NFT_META_OIFNAME, FW_SET_ISOLATED,
+				NF_DROP, NULL);
+	if (ret == 0)
+		ret = fw_rule_ct_accept(ctx, c, NFT_CT_STATE,
+					NF_CT_STATE_BIT(IP_CT_ESTABLISHED) |
+					NF_CT_STATE_BIT(IP_CT_RELATED));
+	if (ret == 0)
+		ret = fw_rule_nat_dnat_accept(ctx);
+	if (ret == 0)
+		ret = fw_rule_ifname_in(ctx, c, NFT_META_OIFNAME, FW_SET_NAT,
+					NF_DROP, NULL);
+	if (ret == 0)
+		ret = fw_rule_ifname_pair(ctx, c, NFT_META_OIFNAME,
+					  NFT_META_IIFNAME, FW_SET_UPLINKS);
+	if (ret == 0)
+		ret = fw_rule_ifname_in(ctx, c, NFT_META_OIFNAME,
+					FW_SET_UPLINKED, NF_DROP, NULL);
+	if (ret == 0)
+		ret = fw_rule_verdict(ctx, c, NF_ACCEPT, NULL);
+	return ret;
+}
+
+/* isolated_input, per host address of the network: DNS and ICMP */
+static int fw_build_isolated_hosts(struct fw_ctx *ctx, int family)
+{
+	int ret;
+
+	ret = fw_rule_isolated_host(ctx, family, IPPROTO_UDP, FW_PORT_DNS);
+	if (ret == 0)
+		ret = fw_rule_isolated_host(ctx, family, IPPROTO_TCP,
+					    FW_PORT_DNS);
+	if (ret == 0)
+		ret = fw_rule_isolated_host(ctx, family, family == AF_INET ?
+					    IPPROTO_ICMP : IPPROTO_ICMPV6, 0);
+	return ret;
+}
+
+/* input: nat and routed guests reach the host like any host on a LAN;
+ * isolated guests reach only DHCP (to broadcast), DHCPv6 and neighbour
+ * discovery (to multicast), DNS and ICMP on the bridge's own
+ * addresses. */
+static int fw_build_input(struct fw_ctx *ctx)
+{
+	const char *c = "isolated_input";
+	int ret;
+
+	ret = fw_rule_ifname_in(ctx, "input", NFT_META_IIFNAME,
+				FW_SET_ISOLATED, NFT_JUMP, c);
+	if (ret == 0)
+		ret = fw_rule_ct_accept(ctx, c, NFT_CT_STATE,
+					NF_CT_STATE_BIT(IP_CT_ESTABLISHED) |
+					NF_CT_STATE_BIT(IP_CT_RELATED));
+	if (ret == 0)
+		ret = fw_rule_isolated_port(ctx, FW_SET_ISOLATED4,
+					    FW_PORT_DHCP_SERVER);
+	if (ret == 0)
+		ret = fw_rule_isolated_port(ctx, FW_SET_ISOLATED6,
+					    FW_PORT_DHCP6_SERVER);
+	if (ret == 0)
+		ret = fw_rule_isolated_icmp6(ctx, FW_ICMP6_ROUTER_SOLICIT);
+	if (ret == 0)
+		ret = fw_rule_isolated_icmp6(ctx, FW_ICMP6_NEIGH_SOLICIT);
+	if (ret == 0)
+		ret = fw_rule_isolated_icmp6(ctx, FW_ICMP6_NEIGH_ADVERT);
+	if (ret == 0)
+		ret = fw_build_isolated_hosts(ctx, AF_INET);
+	if (ret == 0)
+		ret = fw_build_isolated_hosts(ctx, AF_INET6);
+	if (ret == 0)
+		ret = fw_rule_verdict(ctx, c, NF_DROP, NULL);
+	return ret;
+}
+
+/* masq: reached for packets from a nat subnet.  masq_skip (one rule per
+ * slot) accepts, i.e. leaves alone, what goes to the network's own
+ * subnets or, if it has an uplink, out of another interface; so do
+ * local multicast and broadcast. */
+static int fw_build_masq(struct fw_ctx *ctx)
+{
+	struct fw_subnet mcast = { AF_INET, 24, 4, { 224, 0, 0, 0 } };
+	struct fw_subnet bcast = { AF_INET, 32, 4, { 255, 255, 255, 255 } };
+	struct fw_subnet mcast6 = { AF_INET6, 8, 16, { 0xff } };
+	int ret;
+
+	ret = fw_rule_verdict(ctx, "masq", NFT_JUMP, "masq_skip");
+	if (ret == 0)
+		ret = fw_rule_addr_verdict(ctx, "masq", &mcast, false,
+					   NF_ACCEPT);
+	if (ret == 0)
+		ret = fw_rule_addr_verdict(ctx, "masq", &bcast, false,
+					   NF_ACCEPT);
+	if (ret == 0)
+		ret = fw_rule_addr_verdict(ctx, "masq", &mcast6, false,
+					   NF_ACCEPT);
+	if (ret == 0)
+		ret = fw_rule_masquerade(ctx, "masq");
+	return ret;
+}
+
+int fw_build_base_rules(struct fw_ctx *ctx)
+{
+	int ret = fw_build_forward(ctx);
+
+	if (ret == 0)
+		ret = fw_build_from(ctx);
+	if (ret == 0)
+		ret = fw_build_to(ctx);
+	if (ret == 0)
+		ret = fw_build_input(ctx);
+	if (ret == 0)
+		ret = fw_rule_dnat(ctx, "prerouting", AF_INET);
+	if (ret == 0)
+		ret = fw_rule_dnat(ctx, "prerouting", AF_INET6);
 	if (ret == 0)
 		ret = fw_rule_output_loopback(ctx);
 	if (ret == 0)
-		ret = fw_rule_dnat_dispatch(ctx, "output");
+		ret = fw_rule_dnat(ctx, "output", AF_INET);
 	if (ret == 0)
-		ret = fw_rule_masq_dispatch(ctx, AF_INET);
+		ret = fw_rule_dnat(ctx, "output", AF_INET6);
 	if (ret == 0)
-		ret = fw_rule_masq_dispatch(ctx, AF_INET6);
+		ret = fw_build_masq(ctx);
 	if (ret == 0)
 		ret = fw_rule_dhcp_csum(ctx);
 	return ret;
 }
 
-/* One rule per subnet of the network: ip saddr|daddr SUBNET VERDICT */
-static int fw_rules_subnets(struct fw_ctx *ctx, const char *chain,
-			    const struct fw_network *net, bool source,
-			    int verdict)
+/* ---- one rule per slot ---- */
+
+/* from_subnet: meta nfproto ipv4 iifname . ip saddr & MASK @net4_L
+ *   accept */
+static void fw_slot_net(struct fw_rule *r, const struct fw_slot *s,
+			const char *set)
 {
-	int ret = 0;
+	fw_expr_meta_load(r, NFT_META_IIFNAME, NFT_REG_1);
+	fw_load_prefix(r, s->family, s->len, true, NFT_REG_2);
+	fw_expr_lookup(r, NFT_REG_1, set);
+	fw_expr_verdict(r, NF_ACCEPT, NULL);
+}
 
-	for (size_t i = 0; ret == 0 && i < net->n_prefixes; i++) {
-		struct fw_subnet s;
+/* postrouting: meta nfproto ipv4 ip saddr & MASK @nat4_L jump masq */
+static void fw_slot_nat(struct fw_rule *r, const struct fw_slot *s,
+			const char *set)
+{
+	fw_load_prefix(r, s->family, s->len, true, NFT_REG_1);
+	fw_expr_lookup(r, NFT_REG_1, set);
+	fw_expr_verdict(r, NFT_JUMP, "masq");
+}
 
-		if (fw_prefix_redundant(net, i))
-			continue;
-		fw_subnet_of(&net->prefixes[i], false, &s);
-		ret = fw_rule_addr_verdict(ctx, chain, &s, source, verdict);
+/* masq_skip: meta nfproto ipv4 ip saddr & MASK @natup4_L
+ *   ip saddr & MASK . oifname != @egress4_L accept */
+static void fw_slot_uplink(struct fw_rule *r, const struct fw_slot *s,
+			   const char *up, const char *egress)
+{
+	bool v4 = s->family == AF_INET;
+
+	fw_load_prefix(r, s->family, s->len, true, NFT_REG_1);
+	fw_expr_lookup(r, NFT_REG_1, up);
+	fw_expr_meta_load(r, NFT_META_OIFNAME,
+			  v4 ? NFT_REG32_01 : NFT_REG_2);
+	fw_expr_lookup_inv(r, NFT_REG_1, egress);
+	fw_expr_verdict(r, NF_ACCEPT, NULL);
+}
+
+/* masq_skip: meta nfproto ipv4 ip saddr & MASK . ip daddr & MASK2
+ *   @local4_L_L2 accept */
+static void fw_slot_local(struct fw_rule *r, const struct fw_slot *s,
+			  const char *set)
+{
+	bool v4 = s->family == AF_INET;
+
+	fw_load_prefix(r, s->family, s->len, true, NFT_REG_1);
+	fw_load_prefix(r, s->family, s->len2, false,
+		       v4 ? NFT_REG32_01 : NFT_REG_2);
+	fw_expr_lookup(r, NFT_REG_1, set);
+	fw_expr_verdict(r, NF_ACCEPT, NULL);
+}
+
+int fw_build_slot_rule(struct fw_ctx *ctx, const struct fw_slot *slot)
+{
+	static const char *const chains[] = {
+		[FW_SLOT_NET] = "from_subnet",
+		[FW_SLOT_NAT] = "postrouting",
+		[FW_SLOT_UPLINK] = "masq_skip",
+		[FW_SLOT_LOCAL] = "masq_skip",
+	};
+	char names[FW_SLOT_SETS_MAX][FW_SET_NAME_MAX];
+	struct fw_rule r;
+
+	fw_slot_sets(slot, names);
+	fw_rule_start(&r, chains[slot->kind]);
+	fw_match_nfproto(&r, slot->family);
+	switch (slot->kind) {
+	case FW_SLOT_NET:
+		fw_slot_net(&r, slot, names[0]);
+		break;
+	case FW_SLOT_NAT:
+		fw_slot_nat(&r, slot, names[0]);
+		break;
+	case FW_SLOT_UPLINK:
+		fw_slot_uplink(&r, slot, names[0], names[1]);
+		break;
+	case FW_SLOT_LOCAL:
+		fw_slot_local(&r, slot, names[0]);
+		break;
 	}
-	return ret;
-}
-
-/* NAME-from: traffic the guests send through the host.  Never to
- * another of our bridges, only out of the uplink if there is one, and
- * only from the network's own subnets.
- *
- * First, "oifname BRIDGE accept": with br_netfilter loaded (Docker and
- * Kubernetes hosts) frames bridged between two guests of the network pass
- * the inet forward hook too, in and out of the same bridge; they are the
- * guests talking to each other and must pass in every mode. */
-static int fw_build_from(struct fw_ctx *ctx, const struct fw_network *net)
-{
-	char chain[FW_CHAIN_NAME_MAX];
-	int ret;
-
-	fw_chain_name(chain, net, "from");
-	ret = fw_rule_ifname_verdict(ctx, chain, NFT_META_OIFNAME, NFT_CMP_EQ,
-				     net->bridge, NF_ACCEPT);
-	if (ret == 0 && net->mode == FW_MODE_ISOLATED)
-		return fw_rule_verdict(ctx, chain, NF_DROP);
-	if (ret == 0)
-		ret = fw_rule_to_bridges_drop(ctx, chain);
-	if (ret == 0 && fw_has_uplink(net))
-		ret = fw_rule_ifname_verdict(ctx, chain, NFT_META_OIFNAME,
-					     NFT_CMP_NEQ, net->uplink,
-					     NF_DROP);
-	if (ret == 0)
-		ret = fw_rules_subnets(ctx, chain, net, true, NF_ACCEPT);
-	if (ret == 0)
-		ret = fw_rule_verdict(ctx, chain, NF_DROP);
-	return ret;
-}
-
-/* NAME-to: traffic routed from elsewhere to the guests: answers, port
- * forwards (nat), anything from the uplink or anywhere (routed). */
-static int fw_build_to(struct fw_ctx *ctx, const struct fw_network *net)
-{
-	char chain[FW_CHAIN_NAME_MAX];
-	int ret;
-
-	fw_chain_name(chain, net, "to");
-	if (net->mode == FW_MODE_ISOLATED)
-		return fw_rule_verdict(ctx, chain, NF_DROP);
-	ret = fw_rule_ct_accept(ctx, chain, NFT_CT_STATE,
-				NF_CT_STATE_BIT(IP_CT_ESTABLISHED) |
-				NF_CT_STATE_BIT(IP_CT_RELATED));
-	if (ret < 0)
-		return ret;
-	if (net->mode == FW_MODE_NAT) {
-		ret = fw_rule_ct_accept(ctx, chain, NFT_CT_STATUS, IPS_DST_NAT);
-		return ret ? ret : fw_rule_verdict(ctx, chain, NF_DROP);
-	}
-	if (!fw_has_uplink(net))
-		return fw_rule_verdict(ctx, chain, NF_ACCEPT);
-	ret = fw_rule_ifname_verdict(ctx, chain, NFT_META_IIFNAME, NFT_CMP_EQ,
-				     net->uplink, NF_ACCEPT);
-	return ret ? ret : fw_rule_verdict(ctx, chain, NF_DROP);
-}
-
-/* Isolated NAME-in, per host address: DNS and ICMP to the host. */
-static int fw_build_in_host(struct fw_ctx *ctx, const char *chain,
-			    const struct fw_prefix *p)
-{
-	struct fw_subnet host;
-	int ret;
-
-	fw_subnet_of(p, true, &host);
-	ret = fw_rule_port_accept(ctx, chain, &host, IPPROTO_UDP,
-				  FW_PORT_DNS);
-	if (ret == 0)
-		ret = fw_rule_port_accept(ctx, chain, &host, IPPROTO_TCP,
-					  FW_PORT_DNS);
-	if (ret == 0)
-		ret = fw_rule_icmp_accept(ctx, chain, &host);
-	return ret;
-}
-
-/* Isolated NAME-in, whatever the destination: DHCP goes to broadcast,
- * DHCPv6 and neighbour discovery to multicast addresses. */
-static int fw_build_in_any(struct fw_ctx *ctx, const char *chain, bool v4,
-			   bool v6)
-{
-	int ret = 0;
-
-	if (v4)
-		ret = fw_rule_port_accept(ctx, chain, NULL, IPPROTO_UDP,
-					  FW_PORT_DHCP_SERVER);
-	if (ret == 0 && v6)
-		ret = fw_rule_port_accept(ctx, chain, NULL, IPPROTO_UDP,
-					  FW_PORT_DHCP6_SERVER);
-	if (ret == 0 && v6)
-		ret = fw_rule_icmp6_type_accept(ctx, chain,
-						FW_ICMP6_ROUTER_SOLICIT);
-	if (ret == 0 && v6)
-		ret = fw_rule_icmp6_type_accept(ctx, chain,
-						FW_ICMP6_NEIGH_SOLICIT);
-	if (ret == 0 && v6)
-		ret = fw_rule_icmp6_type_accept(ctx, chain,
-						FW_ICMP6_NEIGH_ADVERT);
-	return ret;
-}
-
-/* NAME-in: traffic from the guests to the host itself.  nat and routed
- * guests reach the host like any host on a LAN; isolated guests reach
- * only DHCP, DNS and ICMP on the bridge's own addresses. */
-static int fw_build_in(struct fw_ctx *ctx, const struct fw_network *net)
-{
-	char chain[FW_CHAIN_NAME_MAX];
-	bool v4 = false, v6 = false;
-	int ret;
-
-	fw_chain_name(chain, net, "in");
-	if (net->mode != FW_MODE_ISOLATED)
-		return fw_rule_verdict(ctx, chain, NF_ACCEPT);
-	ret = fw_rule_ct_accept(ctx, chain, NFT_CT_STATE,
-				NF_CT_STATE_BIT(IP_CT_ESTABLISHED) |
-				NF_CT_STATE_BIT(IP_CT_RELATED));
-	for (size_t i = 0; i < net->n_prefixes; i++) {
-		v4 |= net->prefixes[i].family == AF_INET;
-		v6 |= net->prefixes[i].family == AF_INET6;
-	}
-	if (ret == 0)
-		ret = fw_build_in_any(ctx, chain, v4, v6);
-	for (size_t i = 0; ret == 0 && i < net->n_prefixes; i++)
-		ret = fw_build_in_host(ctx, chain, &net->prefixes[i]);
-	if (ret == 0)
-		ret = fw_rule_verdict(ctx, chain, NF_DROP);
-	return ret;
-}
-
-/* NAME-masq, v4 part: ip daddr 224.0.0.0/24 return,
- * ip daddr 255.255.255.255 return (local multicast and broadcast) */
-static int fw_build_masq_v4(struct fw_ctx *ctx, const char *chain)
-{
-	struct fw_subnet mcast = { AF_INET, 24, 4, { 224, 0, 0, 0 } };
-	struct fw_subnet bcast = { AF_INET, 32, 4, { 255, 255, 255, 255 } };
-	int ret;
-
-	ret = fw_rule_addr_verdict(ctx, chain, &mcast, false, NFT_RETURN);
-	if (ret == 0)
-		ret = fw_rule_addr_verdict(ctx, chain, &bcast, false,
-					   NFT_RETURN);
-	return ret;
-}
-
-/* NAME-masq: reached for packets from the network's subnets */
-static int fw_build_masq(struct fw_ctx *ctx, const struct fw_network *net)
-{
-	struct fw_subnet mcast6 = { AF_INET6, 8, 16, { 0xff } };
-	char chain[FW_CHAIN_NAME_MAX];
-	bool v4 = false, v6 = false;
-	int ret;
-
-	fw_chain_name(chain, net, "masq");
-	for (size_t i = 0; i < net->n_prefixes; i++) {
-		v4 |= net->prefixes[i].family == AF_INET;
-		v6 |= net->prefixes[i].family == AF_INET6;
-	}
-	ret = fw_rules_subnets(ctx, chain, net, false, NFT_RETURN);
-	if (ret == 0 && v4)
-		ret = fw_build_masq_v4(ctx, chain);
-	if (ret == 0 && v6)
-		ret = fw_rule_addr_verdict(ctx, chain, &mcast6, false,
-					   NFT_RETURN);
-	if (ret == 0 && fw_has_uplink(net))
-		ret = fw_rule_ifname_verdict(ctx, chain, NFT_META_OIFNAME,
-					     NFT_CMP_NEQ, net->uplink,
-					     NFT_RETURN);
-	if (ret == 0)
-		ret = fw_rule_masquerade(ctx, chain);
-	return ret;
-}
-
-/* NAME-dnat: one rule per port forward */
-static int fw_build_dnat(struct fw_ctx *ctx, const struct fw_network *net)
-{
-	char chain[FW_CHAIN_NAME_MAX];
-	int ret = 0;
-
-	fw_chain_name(chain, net, "dnat");
-	for (size_t i = 0; ret == 0 && i < net->n_forwards; i++)
-		ret = fw_rule_dnat(ctx, chain, &net->forwards[i]);
-	return ret;
-}
-
-int fw_build_net_rules(struct fw_ctx *ctx, const struct fw_network *net)
-{
-	int ret = fw_build_from(ctx, net);
-
-	if (ret == 0)
-		ret = fw_build_to(ctx, net);
-	if (ret == 0)
-		ret = fw_build_in(ctx, net);
-	if (ret == 0 && net->mode == FW_MODE_NAT)
-		ret = fw_build_masq(ctx, net);
-	if (ret == 0 && net->mode == FW_MODE_NAT)
-		ret = fw_build_dnat(ctx, net);
-	return ret;
+	return fw_rule_finish(ctx, &r);
 }

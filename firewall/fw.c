@@ -52,6 +52,8 @@ struct fw_acks {
 	size_t n_errs;
 	bool done;		/* the last message was answered */
 	bool lost;		/* the socket overflowed: answers were lost */
+	struct fw_names *enoent;	/* NULL, or: sets the kernel did not
+					 * find for element messages */
 };
 
 __attribute__((format(printf, 2, 3)))
@@ -337,17 +339,21 @@ static void fw_ack_error(struct fw *fw, struct fw_acks *a,
 	const char *hint = NULL;
 	struct fw_extack ext;
 
+	if (idx > 0 && idx <= a->plan->n)
+		msg = &a->plan->msgs[idx - 1];
+	if (a->enoent && msg && err == -ENOENT &&
+	    (msg->type == FW_MSG_NEWSETELEM || msg->type == FW_MSG_DELSETELEM))
+		fw_names_add(a->enoent,
+			     nftnl_set_get_str(msg->set, NFTNL_SET_NAME));
 	if (a->n_errs++ == 0)
 		a->first_err = err;
 	if (a->n_errs > FW_MAX_REPORTED)
 		return;
-	if (idx > 0 && idx <= a->plan->n)
-		msg = &a->plan->msgs[idx - 1];
 	if (msg)
 		fw_msg_describe(msg, what, sizeof(what));
 	else
 		snprintf(what, sizeof(what), "batch");
-	if (msg && (err == -EEXIST || err == -ENOTEMPTY))
+	if (msg && err == -EEXIST)
 		hint = fw_net_clash_hint(msg);
 	fw_extack_parse(nlh, &ext);
 	req = fw_buf_msg(a->buf, idx);
@@ -401,9 +407,12 @@ static int fw_acks_result(struct fw *fw, const struct fw_acks *a)
 	return 0;
 }
 
-static int fw_send_plan(struct fw *fw, const struct fw_plan *plan)
+/* Send plan as one batch; the sets of element messages refused with
+ * ENOENT go to enoent if not NULL. */
+static int fw_send_plan_ex(struct fw *fw, const struct fw_plan *plan,
+			   struct fw_names *enoent)
 {
-	struct fw_acks acks = { .plan = plan };
+	struct fw_acks acks = { .plan = plan, .enoent = enoent };
 	struct fw_ack_ctx ctx = { fw, &acks };
 	struct fw_buf buf;
 	ssize_t sent;
@@ -431,6 +440,11 @@ static int fw_send_plan(struct fw *fw, const struct fw_plan *plan)
 	}
 	fw_buf_release(&buf);
 	return ret;
+}
+
+static int fw_send_plan(struct fw *fw, const struct fw_plan *plan)
+{
+	return fw_send_plan_ex(fw, plan, NULL);
 }
 
 int fw_sync(struct fw *fw, const struct fw_network *nets, size_t n)
@@ -543,24 +557,32 @@ static int fw_get_table(struct fw *fw, uint16_t family)
 	return fw_get_obj(fw, nlh);
 }
 
-static int fw_get_chain(struct fw *fw, const char *name)
+/* Is element key in set of table inet netd? */
+static int fw_get_elem(struct fw *fw, const char *set, const void *key,
+		       uint32_t len)
 {
-	char buf[512];	/* GETCHAIN with table and chain names */
-	struct nftnl_chain *c = nftnl_chain_alloc();
+	char buf[512];	/* GETSETELEM with one key of at most 32 bytes */
+	struct nftnl_set *s = nftnl_set_alloc();
+	struct nftnl_set_elem *e = nftnl_set_elem_alloc();
 	struct nlmsghdr *nlh;
 
-	if (!c)
-		return -ENOMEM;
-	nftnl_chain_set_u32(c, NFTNL_CHAIN_FAMILY, NFPROTO_INET);
-	if (nftnl_chain_set_str(c, NFTNL_CHAIN_TABLE, FW_TABLE) < 0 ||
-	    nftnl_chain_set_str(c, NFTNL_CHAIN_NAME, name) < 0) {
-		nftnl_chain_free(c);
+	if (!s || !e) {
+		nftnl_set_free(s);
+		nftnl_set_elem_free(e);
 		return -ENOMEM;
 	}
-	nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETCHAIN, NFPROTO_INET,
+	nftnl_set_set_u32(s, NFTNL_SET_FAMILY, NFPROTO_INET);
+	nftnl_set_elem_add(s, e);
+	if (nftnl_set_set_str(s, NFTNL_SET_TABLE, FW_TABLE) < 0 ||
+	    nftnl_set_set_str(s, NFTNL_SET_NAME, set) < 0 ||
+	    nftnl_set_elem_set(e, NFTNL_SET_ELEM_KEY, key, len) < 0) {
+		nftnl_set_free(s);
+		return -ENOMEM;
+	}
+	nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETSETELEM, NFPROTO_INET,
 				    NLM_F_ACK, fw->seq++);
-	nftnl_chain_nlmsg_build_payload(nlh, c);
-	nftnl_chain_free(c);
+	nftnl_set_elems_nlmsg_build_payload(nlh, s);
+	nftnl_set_free(s);
 	return fw_get_obj(fw, nlh);
 }
 
@@ -600,16 +622,13 @@ int fw_remove(struct fw *fw)
 	return ret;
 }
 
-/* 1 if any chain of net is in table inet netd, 0 if none is. */
+/* 1 if a network of net's name is in table inet netd, 0 if not. */
 static int fw_net_present(struct fw *fw, const struct fw_network *net)
 {
-	char names[FW_NET_CHAINS_MAX][FW_CHAIN_NAME_MAX];
-	size_t n = fw_net_chain_names(net, names);
-	int ret = 0;
+	uint8_t name[FW_NAME_MAX] = { 0 };
 
-	for (size_t i = 0; ret == 0 && i < n; i++)
-		ret = fw_get_chain(fw, names[i]);
-	return ret;
+	memcpy(name, net->name, strnlen(net->name, FW_NAME_MAX));
+	return fw_get_elem(fw, FW_MAP_NETWORKS, name, sizeof(name));
 }
 
 /* The batch of fw_plan_net() failed with err: is that because table
@@ -641,20 +660,51 @@ static int fw_net_failed(struct fw *fw, const struct fw_network *old,
 	return err;
 }
 
-static int fw_net_change(struct fw *fw, const struct fw_network *old,
-			 const struct fw_network *new)
+/* Are all names those of slot sets? */
+static bool fw_names_slots(const struct fw_names *names)
+{
+	struct fw_slot slot;
+
+	for (size_t i = 0; i < names->n; i++)
+		if (!fw_slot_parse(names->name[i], &slot))
+			return false;
+	return names->n > 0;
+}
+
+static int fw_net_try(struct fw *fw, const struct fw_network *old,
+		      const struct fw_network *new,
+		      const struct fw_names *missing, struct fw_names *enoent)
 {
 	struct fw_plan *plan = NULL;
 	int ret;
 
 	fw->errmsg[0] = '\0';
-	ret = fw_plan_net(old, new, &plan, fw->errmsg, sizeof(fw->errmsg));
+	ret = fw_plan_net(old, new, missing, &plan, fw->errmsg,
+			  sizeof(fw->errmsg));
 	if (ret < 0)
 		return ret;
-	ret = fw_send_plan(fw, plan);
+	ret = fw_send_plan_ex(fw, plan, enoent);
 	fw_plan_free(plan);
-	if (ret == -ENOTEMPTY)	/* an interval overlap, reported as such */
-		ret = -EEXIST;
+	return ret;
+}
+
+/* One try; if the kernel lacks only slot sets (a prefix length new to
+ * the table), a second one that makes them, or leaves them alone. */
+static int fw_net_change(struct fw *fw, const struct fw_network *old,
+			 const struct fw_network *new)
+{
+	struct fw_names missing = { 0 };
+	int ret;
+
+	ret = fw_net_try(fw, old, new, NULL, &missing);
+	if (ret == -ENOENT && missing.oom) {
+		fw_names_free(&missing);
+		snprintf(fw->errmsg, sizeof(fw->errmsg), "out of memory");
+		return -ENOMEM;
+	}
+	if (ret == -ENOENT && fw_names_slots(&missing))
+		ret = fw_net_try(fw, old, new, &missing, NULL);
+	fw_names_free(&missing);
 	if (ret == -ENOENT || (ret == -EEXIST && !new))
 		ret = fw_net_failed(fw, old, new, ret);
 	return ret;

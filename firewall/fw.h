@@ -10,9 +10,15 @@
  * packet sees either the old ruleset or the new one, never a mix.  That
  * batch grows with the number of networks: it is for start-up and repair.
  * Starting, stopping or changing one network goes through
- * fw_network_add(), fw_network_del() and fw_network_update(), whose batch
- * holds that network's chains, rules and map elements only, whatever the
- * number of networks in the table.
+ * fw_network_add(), fw_network_del() and fw_network_update().
+ *
+ * The rules are fixed; a network is elements of hash sets and maps keyed
+ * by its name, bridge, subnets (masked to their prefix length, one set per
+ * length in use) and forwarded ports.  A packet's path costs one hash
+ * lookup per question asked of it, whatever the number of networks, and
+ * the batch of one network holds that network's elements only: no chain,
+ * rule or jump, so the kernel does not validate the table again and the
+ * commit costs the same with 1 or 10,000 networks in the table.
  *
  * Guest ports of netd bridges are protected against spoofing in a second
  * table, `table bridge netd` (fw_guard_sync(), fw_guard_set()): a fixed
@@ -60,7 +66,7 @@ struct fw_forward {
 };
 
 struct fw_network {
-	const char *name;	/* network name, used in chain names */
+	const char *name;	/* network name (map networks) */
 	const char *bridge;	/* bridge ifname */
 	enum fw_mode mode;
 	const char *uplink;	/* NULL or "": any interface */
@@ -92,28 +98,37 @@ const char *fw_errmsg(const struct fw *fw);	/* "" when there is none */
 /* Replace table inet netd with the ruleset for these networks, atomically. */
 int fw_sync(struct fw *fw, const struct fw_network *nets, size_t n);
 
-/* Add one network (its chains, rules and map/set elements) to the existing
- * table in ONE batch, touching nothing else.  -ENOENT when table inet netd
- * is missing (caller does a full fw_sync).  -EEXIST when its chains exist
- * already (caller: fw_network_del first, or fw_sync).
+/* Add one network (its set and map elements) to the existing table in
+ * ONE batch, touching nothing else.  -ENOENT when table inet netd is
+ * missing (caller does a full fw_sync).  -EEXIST when a network of this
+ * name is in the table already (caller: fw_network_del first, or
+ * fw_sync).
  * The checks across networks that fw_sync() makes are the kernel's here:
- * every chain and element is added exclusively, so a bridge another
- * network uses, a nat subnet overlapping another one or a port another
- * network forwards fails with -EEXIST as well, fw_errmsg() naming the
- * chain or element ("elements of dnat (part 1), element tcp . 8080: File
- * exists (another network forwards this port)"), and nothing changes. */
+ * every element is added exclusively, so a bridge another network uses,
+ * a nat subnet another network has or a port another network forwards
+ * fails with -EEXIST as well, fw_errmsg() naming the element
+ * ("elements of dnat (part 1), element tcp . 8080: File exists (another
+ * network forwards this port)"), and nothing changes.  A nat subnet that
+ * overlaps another network's without being equal to it is not seen (the
+ * sets are hashes, not intervals); fw_sync() refuses it.
+ * A prefix length that no network in the table has needs the sets and
+ * rule of that length: the kernel then refuses the batch, and a second
+ * one adds them along with the network (that one makes the kernel check
+ * the whole table, once per new length). */
 int fw_network_add(struct fw *fw, const struct fw_network *net);
 
-/* Remove one network in ONE batch: its elements from the dispatch
- * maps/sets first, then its chains (flush + delete), nothing else.
- * Absent is fine (0), wholly or in part, and so is a missing table.
- * Elements are deleted by key, as net describes them: pass the network
- * as it was added (or last updated). */
+/* Remove one network's elements in ONE batch, nothing else.  Absent is
+ * fine (0), wholly or in part, and so is a missing table.  Elements are
+ * deleted by key, as net describes them: pass the network as it was added
+ * (or last updated); those that belong to another network (a bridge or
+ * nat subnet of another one) make it fail rather than go.  The sets of a
+ * prefix length stay, empty, when their last network goes, until the
+ * next fw_sync(). */
 int fw_network_del(struct fw *fw, const struct fw_network *net);
 
-/* Replace one network's chains/elements atomically in one batch (del +
- * add), e.g. when its addresses or forwards changed.  old is the network
- * as it was added; old and net may differ in anything, name and bridge
+/* Replace one network's elements atomically in one batch (del + add),
+ * e.g. when its addresses or forwards changed.  old is the network as it
+ * was added; old and net may differ in anything, name and bridge
  * included.  Errors as for fw_network_add(); on error nothing changes. */
 int fw_network_update(struct fw *fw, const struct fw_network *old,
 		      const struct fw_network *net);

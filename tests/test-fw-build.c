@@ -4,16 +4,19 @@
  *
  * Builds plans for representative network sets, renders every object
  * (rules through nftnl_rule_snprintf) and compares the text with golden
- * files in tests/data/fw/; checks structure (rule counts per chain, map
- * elements, object order, constant dispatch whatever the number of
- * networks), caller errors, and the encoded netlink batch.  The same for
- * table bridge netd (port protection): the whole table for 0 and 2 ports,
- * the element batches of fw_guard_set() for add, replace and remove, and
- * a rule count that does not depend on the number of ports.  One network
- * at a time (fw_network_add/del/update): the add and remove batches of a
- * nat network with forwards and an IPv6 prefix (golden), their shape and
- * flags, that they hold fw_sync()'s rules and elements for it, and that
- * network #1000's batch is the size of #1's.
+ * files in tests/data/fw/; checks structure (rule counts per chain, set
+ * elements and their values, slots per prefix length, object order, the
+ * same rules whatever the number of networks), caller errors, and the
+ * encoded netlink batch.  The same for table bridge netd (port
+ * protection): the whole table for 0 and 2 ports, the element batches of
+ * fw_guard_set() for add, replace and remove, and a rule count that does
+ * not depend on the number of ports.  One network at a time
+ * (fw_network_add/del/update): the add and remove batches of a nat
+ * network with forwards and an IPv6 prefix (golden), that they hold
+ * element messages only (exclusive additions; the removal adds before it
+ * deletes), the very elements fw_sync() makes for it, the slots they
+ * create when the kernel lacks them and the sets they leave alone, and
+ * that network #1000's batch is the size of #1's.
  *
  * FW_UPDATE_GOLDEN=1 rewrites the golden files instead of comparing.
  */
@@ -118,32 +121,31 @@ static struct fw_network net_v6(void)
 static void render_key(FILE *f, const char *set, const uint8_t *key,
 		       uint32_t len)
 {
+	char buf[128];
+
+	fw_elem_describe(set, key, len, 0, buf, sizeof(buf));
+	fprintf(f, "%s", buf);
+	if (strcmp(set, FW_SET_PORT_MAC) == 0 && len == 24 &&
+	    (key[22] || key[23]))
+		fprintf(f, " (padding not zero)");
+}
+
+/* The value of a map element: an ifname, a name, a guest address . port */
+static void render_data(FILE *f, const char *set, const uint8_t *d,
+			uint32_t len)
+{
 	char buf[INET6_ADDRSTRLEN];
 	uint16_t port;
 
-	if (strcmp(set, FW_SET_PORT_MAC) == 0 && len == 24) {
-		fprintf(f, "\"%.*s\" . %02x:%02x:%02x:%02x:%02x:%02x%s",
-			(int)strnlen((const char *)key, 16), (const char *)key,
-			key[16], key[17], key[18], key[19], key[20], key[21],
-			key[22] || key[23] ? " (padding not zero)" : "");
-	} else if (strcmp(set, FW_SET_PORT_IP4) == 0 && len == 20) {
-		fprintf(f, "\"%.*s\" . %s", (int)strnlen((const char *)key, 16),
-			(const char *)key,
-			inet_ntop(AF_INET, key + 16, buf, sizeof(buf)));
-	} else if (strcmp(set, FW_SET_ALLOW6) == 0 && len == 16) {
-		fprintf(f, "%s", inet_ntop(AF_INET6, key, buf, sizeof(buf)));
-	} else if (strcmp(set, FW_MAP_MASQ4) == 0 && len == 4) {
-		fprintf(f, "%s", inet_ntop(AF_INET, key, buf, sizeof(buf)));
-	} else if (strcmp(set, FW_MAP_MASQ6) == 0 && len == 16) {
-		fprintf(f, "%s", inet_ntop(AF_INET6, key, buf, sizeof(buf)));
-	} else if (strcmp(set, FW_MAP_DNAT) == 0 && len == 8) {
-		memcpy(&port, key + 4, sizeof(port));
-		fprintf(f, "%s . %u", key[0] == IPPROTO_TCP ? "tcp" :
-			key[0] == IPPROTO_UDP ? "udp" : "?", ntohs(port));
-	} else {
-		fprintf(f, "\"%.*s\"", (int)strnlen((const char *)key, len),
-			(const char *)key);
+	if ((strcmp(set, FW_MAP_DNAT4) == 0 && len == 8) ||
+	    (strcmp(set, FW_MAP_DNAT6) == 0 && len == 20)) {
+		memcpy(&port, d + len - 4, sizeof(port));
+		fprintf(f, " : %s . %u", inet_ntop(len == 8 ? AF_INET :
+			AF_INET6, d, buf, sizeof(buf)), ntohs(port));
+		return;
 	}
+	fprintf(f, " : \"%.*s\"", (int)strnlen((const char *)d, len),
+		(const char *)d);
 }
 
 static int render_elem(struct nftnl_set_elem *e, void *data)
@@ -160,10 +162,14 @@ static int render_elem(struct nftnl_set_elem *e, void *data)
 	    nftnl_set_elem_get_u32(e, NFTNL_SET_ELEM_FLAGS) &
 	    NFT_SET_ELEM_INTERVAL_END)
 		fprintf(f, " end");
+	if (nftnl_set_elem_is_set(e, NFTNL_SET_ELEM_DATA)) {
+		const uint8_t *d = nftnl_set_elem_get(e, NFTNL_SET_ELEM_DATA,
+						      &len);
+
+		render_data(f, set, d, len);
+	}
 	if (nftnl_set_elem_is_set(e, NFTNL_SET_ELEM_CHAIN))
-		fprintf(f, " : %s %s",
-			(int)nftnl_set_elem_get_u32(e, NFTNL_SET_ELEM_VERDICT) ==
-			NFT_JUMP ? "jump" : "?",
+		fprintf(f, " : jump %s",
 			nftnl_set_elem_get_str(e, NFTNL_SET_ELEM_CHAIN));
 	fprintf(f, "\n");
 	return 0;
@@ -185,12 +191,16 @@ static void render_set(FILE *f, struct nftnl_set *s)
 {
 	uint32_t flags = nftnl_set_get_u32(s, NFTNL_SET_FLAGS);
 
-	fprintf(f, "%s %s (key type %u len %u flags 0x%x%s)\n",
+	fprintf(f, "%s %s (key type %u len %u flags 0x%x",
 		flags & NFT_SET_MAP ? "map" : "set",
 		nftnl_set_get_str(s, NFTNL_SET_NAME),
 		nftnl_set_get_u32(s, NFTNL_SET_KEY_TYPE),
-		nftnl_set_get_u32(s, NFTNL_SET_KEY_LEN), flags,
-		flags & NFT_SET_MAP ? " : verdict" : "");
+		nftnl_set_get_u32(s, NFTNL_SET_KEY_LEN), flags);
+	if (flags & NFT_SET_MAP)
+		fprintf(f, " : data type %u len %u",
+			nftnl_set_get_u32(s, NFTNL_SET_DATA_TYPE),
+			nftnl_set_get_u32(s, NFTNL_SET_DATA_LEN));
+	fprintf(f, ")\n");
 }
 
 static void render_rule(FILE *f, const struct fw_msg *m)
@@ -214,8 +224,6 @@ static void render_body(FILE *f, const struct fw_msg *m)
 	switch (m->type) {
 	case FW_MSG_NEWTABLE:
 	case FW_MSG_DELTABLE:
-	case FW_MSG_DELRULE:
-	case FW_MSG_DELCHAIN:
 	case FW_MSG_NEWSETELEM:
 	case FW_MSG_DELSETELEM: {
 		char what[128];
@@ -260,6 +268,22 @@ static char *render_plan(const struct fw_plan *plan)
 		abort();
 	for (size_t i = 0; i < plan->n; i++)
 		render_msg(f, &plan->msgs[i]);
+	fclose(f);
+	return text;
+}
+
+/* Only the rules of a plan, rendered in order. */
+static char *render_rules(const struct fw_plan *plan)
+{
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+
+	if (!f)
+		abort();
+	for (size_t i = 0; i < plan->n; i++)
+		if (plan->msgs[i].type == FW_MSG_NEWRULE)
+			render_msg(f, &plan->msgs[i]);
 	fclose(f);
 	return text;
 }
@@ -396,7 +420,8 @@ struct elem_query {
 	const void *key;
 	uint32_t len;
 	size_t count;		/* elements seen */
-	const char *jump;	/* of the element with key */
+	const uint8_t *data;	/* of the element with key */
+	uint32_t data_len;
 	bool found;
 };
 
@@ -411,9 +436,9 @@ static int query_elem(struct nftnl_set_elem *e, void *data)
 	    !(nftnl_set_elem_is_set(e, NFTNL_SET_ELEM_FLAGS) &&
 	      nftnl_set_elem_get_u32(e, NFTNL_SET_ELEM_FLAGS))) {
 		q->found = true;
-		q->jump = nftnl_set_elem_is_set(e, NFTNL_SET_ELEM_CHAIN) ?
-			  nftnl_set_elem_get_str(e, NFTNL_SET_ELEM_CHAIN) :
-			  NULL;
+		q->data = nftnl_set_elem_is_set(e, NFTNL_SET_ELEM_DATA) ?
+			  nftnl_set_elem_get(e, NFTNL_SET_ELEM_DATA,
+					     &q->data_len) : NULL;
 	}
 	return 0;
 }
@@ -442,63 +467,95 @@ static struct elem_query ifname_elem(const struct fw_plan *plan,
 	return elems(plan, set, key, sizeof(key));
 }
 
+/* Is the value of the element that q found the interface name want? */
+static bool data_is_ifname(const struct elem_query *q, const char *want)
+{
+	char buf[16] = { 0 };
+
+	memcpy(buf, want, strlen(want));
+	return q->found && q->data && q->data_len == 16 &&
+	       memcmp(q->data, buf, 16) == 0;
+}
+
 struct ref_check {
 	const struct fw_plan *plan;
 	bool ok;
 };
 
-static int check_lookup_ref(struct nftnl_expr *e, void *data)
+static int check_refs(struct nftnl_expr *e, void *data)
 {
 	struct ref_check *rc = data;
+	const char *name = nftnl_expr_get_str(e, NFTNL_EXPR_NAME);
 
-	if (strcmp(nftnl_expr_get_str(e, NFTNL_EXPR_NAME), "lookup") == 0 &&
+	if (strcmp(name, "lookup") == 0 &&
 	    !has_set(rc->plan, nftnl_expr_get_str(e, NFTNL_EXPR_LOOKUP_SET)))
 		rc->ok = false;
-	return 0;
-}
-
-static int check_jump_ref(struct nftnl_set_elem *e, void *data)
-{
-	struct ref_check *rc = data;
-
-	if (nftnl_set_elem_is_set(e, NFTNL_SET_ELEM_CHAIN) &&
-	    !has_chain(rc->plan, nftnl_set_elem_get_str(e,
-							NFTNL_SET_ELEM_CHAIN)))
+	if (strcmp(name, "immediate") == 0 &&
+	    nftnl_expr_is_set(e, NFTNL_EXPR_IMM_CHAIN) &&
+	    !has_chain(rc->plan, nftnl_expr_get_str(e, NFTNL_EXPR_IMM_CHAIN)))
 		rc->ok = false;
 	return 0;
 }
 
-/* Tables first, then chains, sets, elements, rules; every reference
- * resolves to an object of the plan. */
+static int check_no_verdict(struct nftnl_set_elem *e, void *data)
+{
+	struct ref_check *rc = data;
+
+	if (nftnl_set_elem_is_set(e, NFTNL_SET_ELEM_CHAIN) ||
+	    nftnl_set_elem_is_set(e, NFTNL_SET_ELEM_VERDICT))
+		rc->ok = false;
+	return 0;
+}
+
+/* Is there a chain (a set) named name among the first n messages? */
+static bool defined_before(const struct fw_plan *plan, size_t n,
+			   enum fw_msg_type type, const char *name)
+{
+	struct fw_plan head = *plan;
+
+	head.n = n;
+	return type == FW_MSG_NEWCHAIN ? has_chain(&head, name) :
+	       has_set(&head, name);
+}
+
+/* The table first (add, delete, add); every chain, set and jump target
+ * defined before a rule or element uses it; no element carries a
+ * verdict. */
 static void check_structure(const char *name, const struct fw_plan *plan)
 {
-	struct ref_check rc = { plan, true };
-	bool ordered = plan->n >= 3;
-	int last = FW_MSG_NEWTABLE;
+	struct ref_check verdicts = { plan, true };
+	bool ordered = plan->n >= 3, refs = true;
 
 	for (size_t i = 0; i < plan->n; i++) {
 		const struct fw_msg *m = &plan->msgs[i];
-		int rank = i < 3 ? 0 : (int)m->type;
+		struct fw_plan head = *plan;
+		struct ref_check rc = { &head, true };
 
-		ordered = ordered && rank >= last && (i >= 3 ||
-			  m->type == (i == 1 ? FW_MSG_DELTABLE :
-				      FW_MSG_NEWTABLE));
-		last = rank;
+		head.n = i;
+		if (i < 3)
+			ordered = ordered && m->type == (i == 1 ?
+				  FW_MSG_DELTABLE : FW_MSG_NEWTABLE);
+		else
+			ordered = ordered && m->type != FW_MSG_NEWTABLE &&
+				  m->type != FW_MSG_DELTABLE;
 		if (m->type == FW_MSG_NEWRULE) {
-			nftnl_expr_foreach(m->rule, check_lookup_ref, &rc);
-			if (!has_chain(plan, nftnl_rule_get_str(m->rule,
-						NFTNL_RULE_CHAIN)))
-				rc.ok = false;
+			nftnl_expr_foreach(m->rule, check_refs, &rc);
+			refs = refs && rc.ok &&
+			       defined_before(plan, i, FW_MSG_NEWCHAIN,
+					      nftnl_rule_get_str(m->rule,
+						NFTNL_RULE_CHAIN));
 		} else if (m->type == FW_MSG_NEWSETELEM) {
-			nftnl_set_elem_foreach(m->set, check_jump_ref, &rc);
-			if (!has_set(plan, nftnl_set_get_str(m->set,
-							     NFTNL_SET_NAME)))
-				rc.ok = false;
+			nftnl_set_elem_foreach(m->set, check_no_verdict,
+					       &verdicts);
+			refs = refs && defined_before(plan, i, FW_MSG_NEWSET,
+					nftnl_set_get_str(m->set,
+							  NFTNL_SET_NAME));
 		}
 	}
-	check(ordered, "%s: add/delete/add table, then chains, sets, "
-	      "elements, rules", name);
-	check(rc.ok, "%s: every set, map and jump target exists", name);
+	check(ordered, "%s: add/delete/add table first", name);
+	check(refs, "%s: every chain and set defined before it is used",
+	      name);
+	check(verdicts.ok, "%s: no element carries a verdict", name);
 }
 
 static struct fw_plan *build(const char *name, const struct fw_network *nets,
@@ -517,21 +574,33 @@ static struct fw_plan *build(const char *name, const struct fw_network *nets,
 
 /* ---- cases ---- */
 
+#define N_FIXED_SETS	14
+#define N_CHAINS	13	/* 6 base chains, 7 others */
+
 static void test_empty(void)
 {
 	struct fw_plan *plan = build("empty", NULL, 0);
 
-	check(count_type(plan, FW_MSG_NEWCHAIN) == 6, "empty: 6 base chains");
-	check(count_type(plan, FW_MSG_NEWSET) == 7, "empty: 7 sets and maps");
+	check(count_type(plan, FW_MSG_NEWCHAIN) == N_CHAINS,
+	      "empty: 6 base chains and 7 others");
+	check(count_type(plan, FW_MSG_NEWSET) == N_FIXED_SETS,
+	      "empty: 14 sets and maps, no slot");
 	check(count_type(plan, FW_MSG_NEWSETELEM) == 0,
 	      "empty: no element messages");
 	check(count_rules(plan, "forward") == 2 &&
+	      count_rules(plan, "from_bridge") == 4 &&
+	      count_rules(plan, "between_bridges") == 2 &&
+	      count_rules(plan, "from_subnet") == 0 &&
+	      count_rules(plan, "to_bridge") == 7 &&
 	      count_rules(plan, "input") == 1 &&
-	      count_rules(plan, "prerouting") == 1 &&
-	      count_rules(plan, "output") == 3 &&
-	      count_rules(plan, "postrouting") == 2 &&
+	      count_rules(plan, "isolated_input") == 13 &&
+	      count_rules(plan, "prerouting") == 2 &&
+	      count_rules(plan, "output") == 4 &&
+	      count_rules(plan, "postrouting") == 0 &&
+	      count_rules(plan, "masq") == 5 &&
+	      count_rules(plan, "masq_skip") == 0 &&
 	      count_rules(plan, "mangle_postrouting") == 1,
-	      "empty: dispatch rules present");
+	      "empty: the fixed rules");
 	check_golden("empty", plan);
 	fw_plan_free(plan);
 }
@@ -540,26 +609,44 @@ static void test_nat(void)
 {
 	struct fw_network net = net_web();
 	struct fw_plan *plan = build("nat", &net, 1);
-	uint8_t v4[4] = { 10, 10, 0, 0 }, v4end[4] = { 10, 10, 1, 0 };
+	uint8_t v4[4] = { 10, 10, 0, 0 }, name[32] = "web";
 	uint8_t tcp8080[8] = { IPPROTO_TCP, 0, 0, 0, 0x1f, 0x90 };
+	uint8_t udp5353[8] = { IPPROTO_UDP, 0, 0, 0, 0x14, 0xe9 };
+	uint8_t g4[8] = { 10, 10, 0, 10, 0, 80 }, g6[20] = { 0xfd, 0, 0, 0x10 };
 	struct elem_query q;
 
-	check(count_rules(plan, "web-from") == 6, "nat: web-from has 6 rules");
-	check(count_rules(plan, "web-to") == 3, "nat: web-to has 3 rules");
-	check(count_rules(plan, "web-in") == 1, "nat: web-in has 1 rule");
-	check(count_rules(plan, "web-masq") == 7, "nat: web-masq has 7 rules");
-	check(count_rules(plan, "web-dnat") == 2, "nat: web-dnat has 2 rules");
-	q = ifname_elem(plan, FW_MAP_FROM, "netd-web");
-	check(q.found && q.jump && strcmp(q.jump, "web-from") == 0,
-	      "nat: from_bridge maps netd-web to web-from");
-	q = elems(plan, FW_MAP_MASQ4, v4, 4);
-	check(q.found && q.count == 2 && strcmp(q.jump, "web-masq") == 0,
-	      "nat: masq4 has 10.10.0.0 : jump web-masq and its end");
-	q = elems(plan, FW_MAP_MASQ4, v4end, 4);
-	check(!q.found, "nat: 10.10.1.0 is only an interval end");
+	g6[15] = 0x10;
+	g6[17] = 53;
+	/* net, nat, natup + egress, local for /24 and /64 */
+	check(count_type(plan, FW_MSG_NEWSET) == N_FIXED_SETS + 2 * 5,
+	      "nat: 5 slot sets per prefix length");
+	check(has_set(plan, "net4_24") && has_set(plan, "nat6_64") &&
+	      has_set(plan, "natup4_24") && has_set(plan, "egress6_64") &&
+	      has_set(plan, "local4_24_24") && has_set(plan, "local6_64_64") &&
+	      !has_set(plan, "local4_24_64"), "nat: the slots of /24 and /64");
+	check(count_rules(plan, "from_subnet") == 2 &&
+	      count_rules(plan, "postrouting") == 2 &&
+	      count_rules(plan, "masq_skip") == 4,
+	      "nat: one rule per slot");
+	q = elems(plan, "nat4_24", v4, 4);
+	check(data_is_ifname(&q, "netd-web"), "nat: nat4_24 maps 10.10.0.0 "
+	      "to netd-web");
+	q = elems(plan, FW_MAP_NETWORKS, name, 32);
+	check(data_is_ifname(&q, "netd-web"), "nat: networks maps web to "
+	      "netd-web");
 	q = elems(plan, FW_MAP_DNAT, tcp8080, 8);
-	check(q.found && q.count == 2 && strcmp(q.jump, "web-dnat") == 0,
-	      "nat: dnat maps tcp . 8080 to web-dnat");
+	check(data_is_ifname(&q, "netd-web") && q.count == 2,
+	      "nat: dnat maps tcp . 8080 (and udp . 5353) to netd-web");
+	q = elems(plan, FW_MAP_DNAT4, tcp8080, 8);
+	check(q.found && q.data_len == 8 && memcmp(q.data, g4, 8) == 0 &&
+	      q.count == 1, "nat: dnat4 maps tcp . 8080 to 10.10.0.10 . 80");
+	q = elems(plan, FW_MAP_DNAT6, udp5353, 8);
+	check(q.found && q.data_len == 20 && memcmp(q.data, g6, 20) == 0 &&
+	      q.count == 1, "nat: dnat6 maps udp . 5353 to fd00:10::10 . 53");
+	check(ifname_elem(plan, FW_SET_UPLINKED, "netd-web").found &&
+	      ifname_elem(plan, FW_SET_NAT, "netd-web").found &&
+	      !ifname_elem(plan, FW_SET_ISOLATED, "netd-web").found,
+	      "nat: netd-web is nat and has an uplink");
 	check_golden("nat", plan);
 	fw_plan_free(plan);
 }
@@ -569,12 +656,13 @@ static void test_routed(void)
 	struct fw_network net = net_lab();
 	struct fw_plan *plan = build("routed", &net, 1);
 
-	check(count_rules(plan, "lab-from") == 5, "routed: lab-from 5 rules");
-	check(count_rules(plan, "lab-to") == 3, "routed: lab-to 3 rules");
-	check(!has_chain(plan, "lab-masq") && !has_chain(plan, "lab-dnat"),
-	      "routed: no masq or dnat chain");
-	check(elems(plan, FW_MAP_MASQ4, NULL, 0).count == 0,
+	check(count_type(plan, FW_MSG_NEWSET) == N_FIXED_SETS + 1 &&
+	      has_set(plan, "net4_24"), "routed: one slot, net4_24");
+	check(!ifname_elem(plan, FW_SET_NAT, "netd-lab").found &&
+	      count_rules(plan, "postrouting") == 0,
 	      "routed: not masqueraded");
+	check(elems(plan, FW_SET_UPLINKS, NULL, 0).count == 1,
+	      "routed: its uplink in uplinks");
 	check_golden("routed", plan);
 	fw_plan_free(plan);
 }
@@ -583,11 +671,20 @@ static void test_isolated(void)
 {
 	struct fw_network net = net_iso();
 	struct fw_plan *plan = build("isolated", &net, 1);
+	uint8_t host[20] = "netd-iso";
 
-	check(count_rules(plan, "iso-from") == 2 &&
-	      count_rules(plan, "iso-to") == 1,
-	      "isolated: from accepts only its own bridge (br_netfilter), to drops");
-	check(count_rules(plan, "iso-in") == 13, "isolated: iso-in 13 rules");
+	host[16] = 10;
+	host[17] = 30;
+	host[19] = 1;
+	check(count_type(plan, FW_MSG_NEWSET) == N_FIXED_SETS,
+	      "isolated: no slot: its subnets are nowhere");
+	check(ifname_elem(plan, FW_SET_ISOLATED, "netd-iso").found &&
+	      ifname_elem(plan, FW_SET_ISOLATED4, "netd-iso").found &&
+	      ifname_elem(plan, FW_SET_ISOLATED6, "netd-iso").found,
+	      "isolated: in isolated, isolated4 and isolated6");
+	check(elems(plan, FW_SET_HOSTS4, host, 20).found &&
+	      elems(plan, FW_SET_HOSTS6, NULL, 0).count == 1,
+	      "isolated: its host addresses in hosts4 and hosts6");
 	check_golden("isolated", plan);
 	fw_plan_free(plan);
 }
@@ -596,13 +693,15 @@ static void test_v6(void)
 {
 	struct fw_network net = net_v6();
 	struct fw_plan *plan = build("v6", &net, 1);
-	uint8_t start[16] = { 0xfd, 0, 0, 1, 0, 2, 3, 0 };
-	struct elem_query q = elems(plan, FW_MAP_MASQ6, start, 16);
+	uint8_t key[32] = "netd-six";
+	struct elem_query q;
 
-	check(q.found && q.count == 2, "v6: one /56 interval for two "
-	      "addresses in it");
-	check(count_rules(plan, "six_6-from") == 4,
-	      "v6: six_6-from 3 rules (one subnet)");
+	memcpy(key + 16, (uint8_t[]){ 0xfd, 0, 0, 1, 0, 2, 3, 0 }, 8);
+	q = elems(plan, "net6_56", key, 32);
+	check(q.found && q.count == 1, "v6: one /56 for two addresses in it");
+	check(elems(plan, "local6_56_56", NULL, 0).count == 1 &&
+	      !has_set(plan, "natup6_56"),
+	      "v6: one local pair, no uplink slot");
 	check_golden("v6", plan);
 	fw_plan_free(plan);
 }
@@ -612,12 +711,13 @@ static void test_three(void)
 	struct fw_network nets[] = { net_web(), net_lab(), net_iso() };
 	struct fw_plan *plan = build("three", nets, 3);
 
-	check(ifname_elem(plan, FW_SET_BRIDGES, "x").count == 3,
-	      "three: 3 bridges");
-	check(ifname_elem(plan, FW_MAP_INPUT, "x").count == 3,
-	      "three: 3 input_bridge elements");
-	check(ifname_elem(plan, FW_MAP_TO, "netd-iso").found,
-	      "three: to_bridge has netd-iso");
+	check(ifname_elem(plan, FW_SET_BRIDGES, "x").count == 3 &&
+	      elems(plan, FW_SET_SAME, NULL, 0).count == 3,
+	      "three: 3 bridges, each the same as itself");
+	check(elems(plan, "net4_24", NULL, 0).count == 2,
+	      "three: 2 subnets in net4_24 (web, lab; not iso)");
+	check(ifname_elem(plan, FW_SET_UPLINKED, "x").count == 2,
+	      "three: 2 networks with an uplink");
 	check_golden("three", plan);
 	fw_plan_free(plan);
 }
@@ -641,24 +741,22 @@ static void test_scaling(void)
 	static struct fw_network nets[200];
 	static char names[200][16], bridges[200][16];
 	static struct fw_prefix pfxs[200];
-	const char *base[] = { "forward", "input", "prerouting", "output",
-			       "postrouting", "mangle_postrouting" };
 	struct fw_plan *one, *many;
-	bool same = true;
+	char *r1, *r200;
 
 	make_many(nets, 200, names, bridges, pfxs);
 	one = build("one", nets, 1);
 	many = build("many", nets, 200);
-	for (size_t i = 0; i < sizeof(base) / sizeof(base[0]); i++)
-		same = same && count_rules(one, base[i]) ==
-		       count_rules(many, base[i]);
-	check(same, "many: base chains have as many rules for 200 networks "
-	      "as for 1");
-	check(count_rules(many, "n0-from") == count_rules(many, "n199-from"),
-	      "many: per-network chains do not grow either");
-	check(ifname_elem(many, FW_MAP_FROM, "netd-n199").found &&
-	      ifname_elem(many, FW_MAP_FROM, "x").count == 200,
-	      "many: from_bridge has 200 elements");
+	r1 = render_rules(one);
+	r200 = render_rules(many);
+	check(strcmp(r1, r200) == 0 && count_type(one, FW_MSG_NEWSET) ==
+	      count_type(many, FW_MSG_NEWSET),
+	      "many: the same rules and sets for 200 networks as for 1");
+	check(ifname_elem(many, FW_SET_BRIDGES, "netd-n199").found &&
+	      ifname_elem(many, FW_SET_BRIDGES, "x").count == 200,
+	      "many: bridges has 200 elements");
+	free(r1);
+	free(r200);
 	fw_plan_free(one);
 	fw_plan_free(many);
 }
@@ -675,6 +773,34 @@ static void expect_error(const char *what, const struct fw_network *nets,
 	      (!needle2 || strstr(err, needle2)),
 	      "%s: %d \"%s\"", what, ret, err);
 	fw_plan_free(plan);
+}
+
+/* Overlaps between networks, whatever the order of their subnets; a
+ * network's own subnets may nest. */
+static void test_overlap_sweep(void)
+{
+	struct fw_prefix a[] = { pfx(AF_INET, "10.0.0.1", 8),
+				 pfx(AF_INET, "10.1.2.1", 24) };
+	struct fw_prefix b[] = { pfx(AF_INET, "10.1.0.1", 16) };
+	struct fw_prefix c[] = { pfx(AF_INET, "11.0.0.1", 24),
+				 pfx(AF_INET6, "fd00::1", 64) };
+	struct fw_network n[] = {
+		{ "c", "netd-c", FW_MODE_NAT, NULL, c, 2, NULL, 0 },
+		{ "a", "netd-a", FW_MODE_NAT, NULL, a, 2, NULL, 0 },
+		{ "b", "netd-b", FW_MODE_NAT, NULL, b, 1, NULL, 0 },
+	};
+
+	fw_plan_free(build("own subnets nest, others apart", n, 2));
+	expect_error("a /16 inside a /8 that holds a /24 of the same network",
+		     n, 3, -EEXIST, "networks a and b have overlapping subnets "
+		     "(10.0.0.0/8)", NULL);
+	n[1].n_prefixes = 1;
+	a[0] = pfx(AF_INET, "10.1.2.3", 24);
+	expect_error("a /24 inside another network's /16", n, 3, -EEXIST,
+		     "networks b and a have overlapping subnets (10.1.0.0/16)",
+		     NULL);
+	a[0] = pfx(AF_INET, "10.2.0.1", 16);
+	fw_plan_free(build("neighbouring /16s", n, 3));
 }
 
 static void test_errors(void)
@@ -701,8 +827,9 @@ static void test_errors(void)
 					     nets + 1, 1);
 
 		check(elems(plan, FW_MAP_DNAT, NULL, 0).count == 1 &&
-		      count_rules(plan, "db-dnat") == 2,
-		      "one dnat element, two dnat rules");
+		      elems(plan, FW_MAP_DNAT4, NULL, 0).count == 1 &&
+		      elems(plan, FW_MAP_DNAT6, NULL, 0).count == 1,
+		      "one dnat element, one in dnat4 and one in dnat6");
 		fw_plan_free(plan);
 	}
 	nets[1] = (struct fw_network){ "db", "netd-db", FW_MODE_NAT, NULL,
@@ -711,6 +838,7 @@ static void test_errors(void)
 		     "overlapping", NULL);
 	nets[1].mode = FW_MODE_ROUTED;
 	fw_plan_free(build("overlap allowed when not masqueraded", nets, 2));
+	test_overlap_sweep();
 }
 
 static void test_invalid(void)
@@ -742,17 +870,63 @@ static void test_invalid(void)
 	expect_error("unknown mode", &n, 1, -EINVAL, "mode", NULL);
 }
 
-/* The end of the last subnet of the address space has no end element. */
-static void test_interval_edge(void)
+/* /0 and /32: a zero key, and a slot rule without a mask; two prefix
+ * lengths in one network: a local slot for each pair. */
+static void test_prefix_edges(void)
 {
-	struct fw_prefix top = pfx(AF_INET, "255.255.255.1", 24);
-	struct fw_network n = { "top", "netd-top", FW_MODE_NAT, NULL, &top, 1,
+	struct fw_prefix p[] = { pfx(AF_INET, "10.1.2.3", 32),
+				 pfx(AF_INET, "0.0.0.0", 0) };
+	struct fw_network n = { "edge", "netd-edge", FW_MODE_NAT, NULL, p, 2,
 				NULL, 0 };
-	struct fw_plan *plan = build("top", &n, 1);
+	struct fw_plan *plan = build("edge", &n, 1);
+	uint8_t zero[4] = { 0 }, host[4] = { 10, 1, 2, 3 };
+	char *rules = render_rules(plan);
 
-	check(elems(plan, FW_MAP_MASQ4, NULL, 0).count == 1,
-	      "top: 255.255.255.0/24 has a start element only");
+	/* 10.1.2.3/32 lies in 0.0.0.0/0: redundant */
+	check(elems(plan, "nat4_0", zero, 4).found && !has_set(plan, "nat4_32"),
+	      "edge: 0.0.0.0/0 covers 10.1.2.3/32");
 	fw_plan_free(plan);
+	free(rules);
+	p[1] = pfx(AF_INET, "192.168.0.1", 16);
+	plan = build("edge", &n, 1);
+	rules = render_rules(plan);
+	check(elems(plan, "nat4_32", host, 4).found &&
+	      has_set(plan, "local4_32_16") && has_set(plan, "local4_16_32") &&
+	      has_set(plan, "local4_32_32") && has_set(plan, "local4_16_16"),
+	      "edge: /32 and /16: four local slots");
+	check(strstr(rules, "bitwise reg 1 = ( reg 1 & 0x0000ffff )") &&
+	      !strstr(rules, "& 0xffffffff"),
+	      "edge: a /16 mask, no mask for /32");
+	free(rules);
+	fw_plan_free(plan);
+}
+
+static void test_slot_names(void)
+{
+	struct fw_slot s = { FW_SLOT_LOCAL, AF_INET6, 64, 48 }, t;
+	char names[FW_SLOT_SETS_MAX][FW_SET_NAME_MAX];
+	bool ok;
+
+	ok = fw_slot_sets(&s, names) == 1 &&
+	     strcmp(names[0], "local6_64_48") == 0 &&
+	     fw_slot_parse(names[0], &t) && t.kind == s.kind &&
+	     t.family == s.family && t.len == 64 && t.len2 == 48;
+	s = (struct fw_slot){ FW_SLOT_UPLINK, AF_INET, 24, 0 };
+	ok = ok && fw_slot_sets(&s, names) == 2 &&
+	     strcmp(names[0], "natup4_24") == 0 &&
+	     strcmp(names[1], "egress4_24") == 0 &&
+	     fw_slot_parse("egress4_24", &t) && t.kind == FW_SLOT_UPLINK &&
+	     fw_slot_parse("natup4_24", &t) && t.kind == FW_SLOT_UPLINK &&
+	     fw_slot_parse("net6_128", &t) && t.kind == FW_SLOT_NET &&
+	     fw_slot_parse("nat4_0", &t) && t.kind == FW_SLOT_NAT;
+	check(ok, "slot names: local6_64_48, natup4_24 + egress4_24, parsed "
+	      "back");
+	check(!fw_slot_parse("net4_33", &t) && !fw_slot_parse("net4_", &t) &&
+	      !fw_slot_parse("net4_24x", &t) && !fw_slot_parse("nat", &t) &&
+	      !fw_slot_parse("bridges", &t) && !fw_slot_parse("local4_24", &t) &&
+	      !fw_slot_parse("net5_24", &t) && !fw_slot_parse("dnat4", &t) &&
+	      !fw_slot_parse("net4_024", &t) && !fw_slot_parse("net4_+4", &t),
+	      "slot names: others are not slots");
 }
 
 /* ---- encoding ---- */
@@ -826,9 +1000,9 @@ static void test_encode(void)
 	check(w.flags_ok, "encode: only the last message asks for an ack");
 	check(w.rules_ok, "encode: rules are appended and parse back equal");
 	check(w.size_ok, "encode: every message within FW_MSG_MAX");
-	/* 200 elements in each ifname map: 7 messages of at most 32;
-	 * 400 interval elements in masq4: 13 messages */
-	check(count_type(plan, FW_MSG_NEWSETELEM) == 4 * 7 + 13,
+	/* 200 elements in each of networks, bridges, same_bridge, nat,
+	 * net4_24, nat4_24, local4_24_24: 7 messages of at most 32 each */
+	check(count_type(plan, FW_MSG_NEWSETELEM) == 7 * 7,
 	      "encode: elements split in messages of at most %d",
 	      FW_ELEMS_PER_MSG);
 	fw_buf_release(&buf);
@@ -913,22 +1087,6 @@ static size_t count_elems(const struct fw_plan *plan, enum fw_msg_type type,
 	return q.count;
 }
 
-/* Only the rules of a plan, rendered in order. */
-static char *render_rules(const struct fw_plan *plan)
-{
-	char *text = NULL;
-	size_t len = 0;
-	FILE *f = open_memstream(&text, &len);
-
-	if (!f)
-		abort();
-	for (size_t i = 0; i < plan->n; i++)
-		if (plan->msgs[i].type == FW_MSG_NEWRULE)
-			render_msg(f, &plan->msgs[i]);
-	fclose(f);
-	return text;
-}
-
 static bool plan_is_bridge(const struct fw_plan *plan)
 {
 	for (size_t i = 0; i < plan->n; i++) {
@@ -942,7 +1100,6 @@ static bool plan_is_bridge(const struct fw_plan *plan)
 						     NFTNL_TABLE_FAMILY);
 			break;
 		case FW_MSG_NEWCHAIN:
-		case FW_MSG_DELCHAIN:
 			family = nftnl_chain_get_u32(m->chain,
 						     NFTNL_CHAIN_FAMILY);
 			break;
@@ -952,7 +1109,6 @@ static bool plan_is_bridge(const struct fw_plan *plan)
 			family = nftnl_set_get_u32(m->set, NFTNL_SET_FAMILY);
 			break;
 		case FW_MSG_NEWRULE:
-		case FW_MSG_DELRULE:
 			family = nftnl_rule_get_u32(m->rule,
 						    NFTNL_RULE_FAMILY);
 			break;
@@ -1245,18 +1401,26 @@ static void test_guard_encode(void)
 
 /* ---- one network at a time: fw_network_add/del/update ---- */
 
-static struct fw_plan *build_net(const char *name,
-				 const struct fw_network *old,
-				 const struct fw_network *new)
+static struct fw_plan *build_net_missing(const char *name,
+					 const struct fw_network *old,
+					 const struct fw_network *new,
+					 const struct fw_names *missing)
 {
 	struct fw_plan *plan = NULL;
 	char err[FW_ERRMSG_MAX];
-	int ret = fw_plan_net(old, new, &plan, err, sizeof(err));
+	int ret = fw_plan_net(old, new, missing, &plan, err, sizeof(err));
 
 	check(ret == 0, "%s: builds (%d %s)", name, ret, err);
 	if (ret < 0)
 		exit(1);
 	return plan;
+}
+
+static struct fw_plan *build_net(const char *name,
+				 const struct fw_network *old,
+				 const struct fw_network *new)
+{
+	return build_net_missing(name, old, new, NULL);
 }
 
 /* The messages of one type, rendered without "create ". */
@@ -1297,7 +1461,7 @@ static char *render_chain_rules(const struct fw_plan *plan, const char *prefix)
 struct key_list {
 	FILE *f;
 	const char *set;
-	bool jumps;		/* an element carries a jump */
+	bool data;		/* with the values */
 };
 
 static int key_of(struct nftnl_set_elem *e, void *data)
@@ -1308,20 +1472,47 @@ static int key_of(struct nftnl_set_elem *e, void *data)
 
 	fprintf(k->f, "%s ", k->set);
 	render_key(k->f, k->set, key, len);
-	if (nftnl_set_elem_is_set(e, NFTNL_SET_ELEM_FLAGS) &&
-	    nftnl_set_elem_get_u32(e, NFTNL_SET_ELEM_FLAGS) &
-	    NFT_SET_ELEM_INTERVAL_END)
-		fprintf(k->f, " end");
+	if (k->data && nftnl_set_elem_is_set(e, NFTNL_SET_ELEM_DATA)) {
+		const uint8_t *d = nftnl_set_elem_get(e, NFTNL_SET_ELEM_DATA,
+						      &len);
+
+		render_data(k->f, k->set, d, len);
+	}
 	fprintf(k->f, "\n");
-	k->jumps |= nftnl_set_elem_is_set(e, NFTNL_SET_ELEM_CHAIN);
 	return 0;
 }
 
-/* "SET KEY[ end]" for every element in messages of type, in order. */
-static char *elem_keys(const struct fw_plan *plan, enum fw_msg_type type,
-		       bool *jumps)
+static int line_cmp(const void *a, const void *b)
 {
-	struct key_list k = { 0 };
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* The lines of text, sorted (text is freed). */
+static char *sorted_lines(char *text)
+{
+	char *lines[4096], *out = NULL, *save = NULL, *l;
+	size_t n = 0, len = 0;
+	FILE *f;
+
+	for (l = strtok_r(text, "\n", &save); l && n < 4096;
+	     l = strtok_r(NULL, "\n", &save))
+		lines[n++] = l;
+	qsort(lines, n, sizeof(lines[0]), line_cmp);
+	f = open_memstream(&out, &len);
+	if (!f)
+		abort();
+	for (size_t i = 0; i < n; i++)
+		fprintf(f, "%s\n", lines[i]);
+	fclose(f);
+	free(text);
+	return out;
+}
+
+/* "SET KEY[ : VALUE]" for every element in messages of type, sorted. */
+static char *elem_keys(const struct fw_plan *plan, enum fw_msg_type type,
+		       bool data)
+{
+	struct key_list k = { .data = data };
 	char *text = NULL;
 	size_t len = 0;
 
@@ -1335,9 +1526,7 @@ static char *elem_keys(const struct fw_plan *plan, enum fw_msg_type type,
 		nftnl_set_elem_foreach(plan->msgs[i].set, key_of, &k);
 	}
 	fclose(k.f);
-	if (jumps)
-		*jumps = k.jumps;
-	return text;
+	return sorted_lines(text);
 }
 
 static bool check_strings(bool want_equal, char *a, char *b)
@@ -1351,23 +1540,15 @@ static bool check_strings(bool want_equal, char *a, char *b)
 	return same == want_equal;
 }
 
-/* Chains, then rules, then elements; exclusive chains and elements. */
+/* Element messages only, every one exclusive: no table, chain, set or
+ * rule, so the kernel has nothing to validate. */
 static bool add_plan_shape(const struct fw_plan *plan)
 {
-	int last = 0;
-
-	for (size_t i = 0; i < plan->n; i++) {
-		const struct fw_msg *m = &plan->msgs[i];
-		int rank = m->type == FW_MSG_NEWCHAIN ? 1 :
-			   m->type == FW_MSG_NEWRULE ? 2 :
-			   m->type == FW_MSG_NEWSETELEM ? 3 : 99;
-
-		if (rank < last || rank == 99 ||
-		    m->excl != (m->type != FW_MSG_NEWRULE))
+	for (size_t i = 0; i < plan->n; i++)
+		if (plan->msgs[i].type != FW_MSG_NEWSETELEM ||
+		    !plan->msgs[i].excl)
 			return false;
-		last = rank;
-	}
-	return true;
+	return plan->n > 0;
 }
 
 static void test_net_add(void)
@@ -1375,74 +1556,84 @@ static void test_net_add(void)
 	struct fw_network web = net_web();
 	struct fw_plan *add = build_net("net add", NULL, &web);
 	struct fw_plan *sync = build("net sync", &web, 1);
-	struct ref_check jumps = { add, true }, lookups = { sync, true };
+	char first[64];
 
-	check(add_plan_shape(add), "net add: chains, rules, elements; no "
-	      "table, set or deletion; chains and elements exclusive");
-	check(count_type(add, FW_MSG_NEWCHAIN) == 5 &&
-	      has_chain(add, "web-from") && has_chain(add, "web-to") &&
-	      has_chain(add, "web-in") && has_chain(add, "web-masq") &&
-	      has_chain(add, "web-dnat"), "net add: the 5 chains of web");
-	check(check_strings(true, render_chain_rules(add, ""),
-			    render_chain_rules(sync, "web-")),
-	      "net add: the rules are fw_sync()'s for web's chains");
-	check(check_strings(true, render_of_type(add, FW_MSG_NEWSETELEM),
-			    render_of_type(sync, FW_MSG_NEWSETELEM)),
-	      "net add: the elements are fw_sync()'s for web alone");
+	check(add_plan_shape(add), "net add: exclusive element messages "
+	      "only");
+	fw_msg_describe(&add->msgs[0], first, sizeof(first));
+	check(strcmp(first, "elements of networks (part 1)") == 0,
+	      "net add: its name first (%s)", first);
+	check(check_strings(true, elem_keys(add, FW_MSG_NEWSETELEM, true),
+			    elem_keys(sync, FW_MSG_NEWSETELEM, true)),
+	      "net add: the elements, values included, are fw_sync()'s for "
+	      "web alone");
 	check(count_elems(add, FW_MSG_NEWSETELEM, FW_SET_BRIDGES) == 1 &&
-	      count_elems(add, FW_MSG_NEWSETELEM, FW_MAP_FROM) == 1 &&
-	      count_elems(add, FW_MSG_NEWSETELEM, FW_MAP_TO) == 1 &&
-	      count_elems(add, FW_MSG_NEWSETELEM, FW_MAP_INPUT) == 1 &&
-	      count_elems(add, FW_MSG_NEWSETELEM, FW_MAP_MASQ4) == 2 &&
-	      count_elems(add, FW_MSG_NEWSETELEM, FW_MAP_MASQ6) == 2 &&
+	      count_elems(add, FW_MSG_NEWSETELEM, "net4_24") == 1 &&
+	      count_elems(add, FW_MSG_NEWSETELEM, "net6_64") == 1 &&
 	      count_elems(add, FW_MSG_NEWSETELEM, FW_MAP_DNAT) == 2,
-	      "net add: 1 bridge, 3 dispatch elements, 2 intervals, 2 ports");
-	for (size_t i = 0; i < add->n; i++) {
-		if (add->msgs[i].type == FW_MSG_NEWRULE)
-			nftnl_expr_foreach(add->msgs[i].rule, check_lookup_ref,
-					   &lookups);
-		if (add->msgs[i].type == FW_MSG_NEWSETELEM)
-			nftnl_set_elem_foreach(add->msgs[i].set,
-					       check_jump_ref, &jumps);
-	}
-	check(jumps.ok && lookups.ok, "net add: jumps go to chains of the "
-	      "batch, lookups to sets of the table");
+	      "net add: 1 bridge, 2 subnets, 2 ports");
 	fw_plan_free(add);
 	fw_plan_free(sync);
 }
 
-/* Add chains, add elements, delete elements, then flush and delete each
- * chain; nothing exclusive. */
+/* A slot the kernel lacks: its sets and rule come first, then the
+ * elements, as before. */
+static void test_net_add_slots(void)
+{
+	struct fw_network web = net_web();
+	struct fw_names missing = { 0 };
+	struct fw_plan *add, *plain, *sync;
+	char *slots_add, *slots_sync;
+
+	fw_names_add(&missing, "egress6_64");
+	fw_names_add(&missing, "net4_24");
+	add = build_net_missing("net add, slots missing", NULL, &web,
+				&missing);
+	plain = build_net("net add", NULL, &web);
+	sync = build("net sync", &web, 1);
+	check(count_type(add, FW_MSG_NEWSET) == 3 &&
+	      has_set(add, "natup6_64") && has_set(add, "egress6_64") &&
+	      has_set(add, "net4_24") && count_type(add, FW_MSG_NEWRULE) == 2,
+	      "net add, slots missing: the 3 sets and 2 rules of the 2 slots");
+	slots_add = render_chain_rules(add, "from_subnet");
+	slots_sync = render_chain_rules(sync, "from_subnet");
+	check(strncmp(slots_sync, slots_add, strlen(slots_add)) == 0 &&
+	      strstr(slots_add, "net4_24"),
+	      "net add, slots missing: net4_24's rule is fw_sync()'s");
+	free(slots_add);
+	free(slots_sync);
+	check(check_strings(true, render_of_type(add, FW_MSG_NEWSETELEM),
+			    render_of_type(plain, FW_MSG_NEWSETELEM)),
+	      "net add, slots missing: then the same elements");
+	for (size_t i = 0; i < add->n; i++)
+		if (add->msgs[i].type == FW_MSG_NEWSET) {
+			check(!add->msgs[i].excl && i < 5,
+			      "net add, slots missing: set %s not exclusive, "
+			      "before the elements",
+			      nftnl_set_get_str(add->msgs[i].set,
+						NFTNL_SET_NAME));
+		}
+	fw_plan_free(add);
+	fw_plan_free(plain);
+	fw_plan_free(sync);
+	fw_names_free(&missing);
+}
+
+/* Add elements, then delete elements; nothing exclusive. */
 static bool del_plan_shape(const struct fw_plan *plan)
 {
-	const char *flushed = NULL;
 	int last = 0;
 
 	for (size_t i = 0; i < plan->n; i++) {
 		const struct fw_msg *m = &plan->msgs[i];
-		int rank = m->type == FW_MSG_NEWCHAIN ? 1 :
-			   m->type == FW_MSG_NEWSETELEM ? 2 :
-			   m->type == FW_MSG_DELSETELEM ? 3 :
-			   m->type == FW_MSG_DELRULE ? 4 :
-			   m->type == FW_MSG_DELCHAIN ? 4 : 99;
+		int rank = m->type == FW_MSG_NEWSETELEM ? 1 :
+			   m->type == FW_MSG_DELSETELEM ? 2 : 99;
 
 		if (rank < last || rank == 99 || m->excl)
 			return false;
 		last = rank;
-		if (m->type == FW_MSG_DELRULE) {
-			if (flushed ||
-			    nftnl_rule_is_set(m->rule, NFTNL_RULE_HANDLE))
-				return false;
-			flushed = nftnl_rule_get_str(m->rule,
-						     NFTNL_RULE_CHAIN);
-		} else if (m->type == FW_MSG_DELCHAIN) {
-			if (!flushed || strcmp(flushed, nftnl_chain_get_str(
-					m->chain, NFTNL_CHAIN_NAME)) != 0)
-				return false;
-			flushed = NULL;
-		}
 	}
-	return last == 4 && !flushed;
+	return last == 2;
 }
 
 static void test_net_del(void)
@@ -1450,25 +1641,30 @@ static void test_net_del(void)
 	struct fw_network web = net_web();
 	struct fw_plan *add = build_net("net add", NULL, &web);
 	struct fw_plan *del = build_net("net del", &web, NULL);
-	bool jumps = true;
+	struct fw_names missing = { 0 };
+	struct fw_plan *part;
 	char *text = NULL;
 	size_t len = 0;
 	FILE *f;
 
-	check(del_plan_shape(del), "net del: add chains, add elements, delete "
-	      "elements, flush + delete each chain; nothing exclusive");
-	check(count_type(del, FW_MSG_DELCHAIN) == 5 &&
-	      count_type(del, FW_MSG_NEWCHAIN) == 5 &&
-	      count_type(del, FW_MSG_NEWRULE) == 0,
-	      "net del: the 5 chains of web, no rule added");
-	check(check_strings(true, elem_keys(del, FW_MSG_DELSETELEM, &jumps),
-			    elem_keys(add, FW_MSG_NEWSETELEM, NULL)) && !jumps,
-	      "net del: deletes the keys net add adds, interval ends "
-	      "included, without jumps");
+	check(del_plan_shape(del), "net del: add elements, then delete "
+	      "elements; nothing exclusive");
+	check(check_strings(true, elem_keys(del, FW_MSG_DELSETELEM, false),
+			    elem_keys(add, FW_MSG_NEWSETELEM, false)),
+	      "net del: deletes the keys net add adds");
 	check(check_strings(true, render_of_type(del, FW_MSG_NEWSETELEM),
 			    render_of_type(add, FW_MSG_NEWSETELEM)),
 	      "net del: first adds the very elements net add adds (a no-op "
 	      "for those that exist)");
+	fw_names_add(&missing, "local6_64_64");
+	part = build_net_missing("net del, a slot missing", &web, NULL,
+				 &missing);
+	check(count_elems(part, FW_MSG_DELSETELEM, "local6_64_64") == 0 &&
+	      count_elems(part, FW_MSG_NEWSETELEM, "local6_64_64") == 0 &&
+	      count_elems(part, FW_MSG_DELSETELEM, "local4_24_24") == 1 &&
+	      count_type(part, FW_MSG_NEWSET) == 0,
+	      "net del, a slot missing: leaves that set alone, creates "
+	      "nothing");
 	f = open_memstream(&text, &len);
 	if (!f)
 		abort();
@@ -1478,6 +1674,8 @@ static void test_net_del(void)
 	check_golden_text("net-web", text);
 	fw_plan_free(add);
 	fw_plan_free(del);
+	fw_plan_free(part);
+	fw_names_free(&missing);
 }
 
 static void test_net_update(void)
@@ -1559,7 +1757,8 @@ static void test_net_scaling(void)
 	d1 = build_net("del #1", &nets[0], NULL);
 	d1000 = build_net("del #1000", &nets[999], NULL);
 	sync = build("sync 1000", nets, 1000);
-	check(a1->n == a1000->n && encoded_len(a1) == encoded_len(a1000),
+	check(add_plan_shape(a1000) && a1->n == a1000->n &&
+	      encoded_len(a1) == encoded_len(a1000),
 	      "add: network #1000's batch is #1's size (%zu messages, %zu "
 	      "bytes; fw_sync of all 1000: %zu messages, %zu bytes)", a1->n,
 	      encoded_len(a1), sync->n, encoded_len(sync));
@@ -1579,7 +1778,7 @@ static void expect_net_error(const char *what, const struct fw_network *old,
 {
 	struct fw_plan *plan = NULL;
 	char err[FW_ERRMSG_MAX];
-	int ret = fw_plan_net(old, new, &plan, err, sizeof(err));
+	int ret = fw_plan_net(old, new, NULL, &plan, err, sizeof(err));
 
 	check(ret == want && plan == NULL && strstr(err, needle),
 	      "%s: %d \"%s\"", what, ret, err);
@@ -1624,8 +1823,6 @@ static uint16_t want_flags(const struct fw_msg *m)
 		return NLM_F_CREATE | NLM_F_APPEND;
 	case FW_MSG_DELTABLE:
 	case FW_MSG_DELSETELEM:
-	case FW_MSG_DELRULE:
-	case FW_MSG_DELCHAIN:
 		return 0;
 	case FW_MSG_NEWTABLE:
 	case FW_MSG_NEWCHAIN:
@@ -1653,10 +1850,6 @@ static uint16_t want_type(enum fw_msg_type type)
 		return NFT_MSG_NEWSETELEM;
 	case FW_MSG_DELSETELEM:
 		return NFT_MSG_DELSETELEM;
-	case FW_MSG_DELRULE:
-		return NFT_MSG_DELRULE;
-	case FW_MSG_DELCHAIN:
-		return NFT_MSG_DELCHAIN;
 	}
 	return NFT_MSG_MAX;
 }
@@ -1701,11 +1894,11 @@ static void test_net_encode(void)
 	bool ok_del = encoded_flags_ok(del, &x_del);
 	bool ok_sync = encoded_flags_ok(sync, &x_sync);
 
-	check(ok_add && x_add == 5 + count_type(add, FW_MSG_NEWSETELEM),
-	      "net encode add: NLM_F_EXCL on the %zu chain and element "
-	      "messages, rules appended", x_add);
-	check(ok_del && x_del == 0, "net encode del: DELSETELEM, DELRULE "
-	      "(flush), DELCHAIN, no NLM_F_EXCL");
+	check(ok_add && x_add == add->n,
+	      "net encode add: NLM_F_EXCL on all %zu element messages",
+	      x_add);
+	check(ok_del && x_del == 0, "net encode del: NEWSETELEM, DELSETELEM, "
+	      "no NLM_F_EXCL");
 	check(ok_sync && x_sync == 0, "fw_sync's batch has no NLM_F_EXCL, "
 	      "as before");
 	fw_plan_free(add);
@@ -1726,17 +1919,31 @@ static void test_elem_describe(void)
 {
 	uint8_t v4[4] = { 10, 10, 1, 0 }, v6[16] = { 0xfd, 0, 0, 0x10 };
 	uint8_t dnat[8] = { IPPROTO_UDP, 0, 0, 0, 0x14, 0xe9 };
-	uint8_t ifname[16] = "netd-web", mac[24] = "vnet0";
+	uint8_t ifname[16] = "netd-web", mac[24] = "vnet0", name[32] = "web";
+	uint8_t pair[32] = "netd-web", net4[20] = "netd-web";
+	uint8_t eg6[32] = { 0xfd, 0, 0, 0x10 }, loc4[8] = { 10, 10, 1, 0, 10 };
 
 	mac[16] = 0x02;
 	mac[21] = 0x10;
-	expect_describe(FW_MAP_MASQ4, v4, 4, NFT_SET_ELEM_INTERVAL_END,
-			"10.10.1.0 (interval end)");
-	expect_describe(FW_MAP_MASQ6, v6, 16, 0, "fd00:10::");
+	memcpy(pair + 16, "eth0", 4);
+	memcpy(net4 + 16, v4, 4);
+	memcpy(eg6 + 16, "eth0", 4);
+	expect_describe("nat4_24", v4, 4, 0, "10.10.1.0");
+	expect_describe("natup6_64", v6, 16, 0, "fd00:10::");
+	expect_describe("net4_24", net4, 20, 0, "\"netd-web\" . 10.10.1.0");
+	expect_describe("egress6_64", eg6, 32, 0, "fd00:10:: . \"eth0\"");
+	expect_describe("local4_24_16", loc4, 8, 0, "10.10.1.0 . 10.0.0.0");
 	expect_describe(FW_MAP_DNAT, dnat, 8, 0, "udp . 5353");
-	expect_describe(FW_MAP_FROM, ifname, 16, 0, "\"netd-web\"");
+	expect_describe(FW_MAP_DNAT6, dnat, 8, 0, "udp . 5353");
+	expect_describe(FW_SET_BRIDGES, ifname, 16, 0, "\"netd-web\"");
+	expect_describe(FW_MAP_NETWORKS, name, 32, 0, "\"web\"");
+	expect_describe(FW_SET_UPLINKS, pair, 32, 0,
+			"\"netd-web\" . \"eth0\"");
 	expect_describe(FW_SET_PORT_MAC, mac, 24, 0,
 			"\"vnet0\" . 02:00:00:00:00:10");
+	expect_describe(FW_SET_ALLOW6, v6, 16, NFT_SET_ELEM_INTERVAL_END,
+			"fd00:10:: (interval end)");
+	expect_describe(FW_SET_BRIDGES, v4, 4, 0, "(a 4-byte key)");
 }
 
 int main(void)
@@ -1751,7 +1958,8 @@ int main(void)
 	test_scaling();
 	test_errors();
 	test_invalid();
-	test_interval_edge();
+	test_prefix_edges();
+	test_slot_names();
 	test_encode();
 	test_remove_plan();
 	test_guard_empty();
@@ -1762,6 +1970,7 @@ int main(void)
 	test_guard_errors();
 	test_guard_encode();
 	test_net_add();
+	test_net_add_slots();
 	test_net_del();
 	test_net_update();
 	test_net_scaling();

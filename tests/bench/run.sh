@@ -32,7 +32,9 @@
 #      1 and N networks), 5 (dnsmasq RSS), 4 (restart adoption with N
 #      networks and 10,000 ports (1,000 with --quick)).
 #   C  the floor of benchmark 2, without netd.
-#   D  the baseline of benchmark 3: a hand-written nft masquerade, no netd.
+#   D  the baseline of benchmark 3: a hand-written nft masquerade, no netd
+#      (measured in stage B, right after each netd measurement, when
+#      stage B runs).
 set -u
 set -o pipefail
 
@@ -275,10 +277,12 @@ ctl() { local ns=$1 sock=$2; shift 2; ip netns exec "$ns" "$NETDCTL" --socket "$
 # ---------------------------------------------------------------- iperf3
 
 # iperf_run HOSTNS GUESTNS OUTNS LABEL: guest -> outside (up) and back
-# (down, -R), IPERF_REPS runs of IPERF_TIME s each; Gbit/s samples.
+# (down, -R), IPERF_REPS runs of IPERF_TIME s each; Gbit/s samples,
+# appended: a label measured several times in a run pools its samples
+# (RAW is emptied at the start).
 iperf_run()
 {
-	local g=$2 o=$3 label=$4 r dir bps end spid
+	local g=$2 o=$3 label=$4 r dir bps end spid f before
 	ip netns exec "$o" iperf3 -s -p 5201 </dev/null >/dev/null 2>&1 &
 	spid=$!
 	end=$(($(now_ms) + 5000))
@@ -287,7 +291,9 @@ iperf_run()
 		sleep 0.05
 	done
 	for dir in up down; do
-		: >"$RAW/b3-iperf-$label-$dir.txt"
+		f=$RAW/b3-iperf-$label-$dir.txt
+		touch "$f"
+		before=$(wc -l <"$f")
 		for r in $(seq 1 "$IPERF_REPS"); do
 			# A failed run is recorded, not fatal: it is a result too.
 			if ! bps=$(timeout $((IPERF_TIME + 30)) ip netns exec "$g" iperf3 -c 203.0.113.2 -p 5201 \
@@ -297,9 +303,9 @@ iperf_run()
 				fact "b3.$label.$dir.failed_runs" "$r: $(tr '\n' ' ' <"$TMP/iperf.err")"
 				continue
 			fi
-			"$PY" -c "print('%.6f' % ($bps / 1e9))" >>"$RAW/b3-iperf-$label-$dir.txt"
+			"$PY" -c "print('%.6f' % ($bps / 1e9))" >>"$f"
 		done
-		log "iperf3 $label $dir (Gbit/s): $(tr '\n' ' ' <"$RAW/b3-iperf-$label-$dir.txt")"
+		log "iperf3 $label $dir (Gbit/s): $(tail -n +$((before + 1)) "$f" | tr '\n' ' ')"
 	done
 	kill "$spid" 2>/dev/null
 	wait "$spid" 2>/dev/null
@@ -426,14 +432,21 @@ stage_b()
 	t1=$(($(now_ms) - t0))
 	must ip -n "$g" addr add 10.100.1.50/24 dev eth0
 	must ip -n "$g" route add default via 10.100.1.1
-	want 3 && iperf_run "$B" "$g" "$o" netd-1net
+	if want 3; then
+		baseline_up
+		iperf_run "$B" "$g" "$o" netd-1net
+		iperf_run "$BASE_H" "$BASE_G" "$BASE_O" baseline
+	fi
 	t0=$(now_ms)
 	ip netns exec "$B" "$BIN/bench-net" netd --socket "$sock" --names "$TMP/names-rest" \
 		--guest-ns "$g" --veth bprobe --probe-at "$NETS" --repeat "$B2_REPEAT" --out "$RAW" \
 		--index-base 1 || die "bench-net (networks 2..$NETS) failed"
 	fact b.start_all_ms $((t1 + $(now_ms) - t0))
 	must ip -n "$B" link set bprobe master nb1
-	want 3 && iperf_run "$B" "$g" "$o" "netd-${NETS}nets"
+	if want 3; then
+		iperf_run "$B" "$g" "$o" "netd-${NETS}nets"
+		iperf_run "$BASE_H" "$BASE_G" "$BASE_O" baseline
+	fi
 
 	mem_facts "b5.netd.nets$NETS" "$NETD_PID"
 	: >"$RAW/b5-dnsmasq-rss-kb.txt"
@@ -487,10 +500,15 @@ stage_c()
 
 # ---------------------------------------------------------------- stage D
 
-stage_d()
+# baseline_up: the baseline's namespaces (BASE_H, BASE_G, BASE_O), once.
+# Stage B measures the baseline right after each netd measurement, under
+# the same load (its namespaces and dnsmasq processes exist meanwhile):
+# the ratio compares netd with the baseline, not one moment with another.
+BASE_H=""
+baseline_up()
 {
 	local h=${PREFIX}h g=${PREFIX}hg o=${PREFIX}ho
-	log "stage D: iperf3 baseline, a hand-written masquerade ruleset (no netd)"
+	[ -n "$BASE_H" ] && return 0
 	ns_add h
 	ns_add hg
 	ns_add ho
@@ -512,8 +530,19 @@ table ip bench {
 }
 NFT
 	must ip netns exec "$h" nft -f "$TMP/masq.nft"
-	iperf_run "$h" "$g" "$o" baseline
-	kill_ns_procs "$h" "$g" "$o" 2>/dev/null
+	BASE_H=$h BASE_G=$g BASE_O=$o
+}
+
+stage_d()
+{
+	log "stage D: iperf3 baseline, a hand-written masquerade ruleset (no netd)"
+	if [ -z "$BASE_H" ]; then
+		baseline_up
+		iperf_run "$BASE_H" "$BASE_G" "$BASE_O" baseline
+	else
+		log "measured in stage B, next to netd"
+	fi
+	kill_ns_procs "$BASE_H" "$BASE_G" "$BASE_O" 2>/dev/null
 	log "stage D done"
 }
 

@@ -101,10 +101,8 @@ complete()
 		link_addrs4 "$IT_HOST" "$br" | grep -qx "$addr" ||
 			fail "$br lacks $addr: $(link_addrs4 "$IT_HOST" "$br" | tr '\n' ' ')"
 		hx nft list table inet netd >"$IT_TMP/nft" 2>&1 || fail "no table inet netd"
-		for c in from to in; do
-			grep -q "chain $n-$c {" "$IT_TMP/nft" || fail "table inet netd lacks chain $n-$c"
-		done
-		grep -qE "\"$br\" : jump $n-from" "$IT_TMP/nft" || fail "map from_bridge lacks $br"
+		grep -qF "\"$n\" : \"$br\"" "$IT_TMP/nft" || fail "map networks lacks $n"
+		grep -qF "\"$br\" : \"$n\"" "$IT_TMP/nft" || fail "map bridges lacks $br"
 		expect_dnsmasq "$n"
 	done
 	# A duplicate may take a moment to die (or not): look twice.

@@ -48,11 +48,13 @@ RE_FILE=$IT_CONF/networks/re.conf
 
 # idx_dm NAME BRIDGE: "ifindex dnsmasq-pid" of a network.
 idx_dm() { echo "$(link_ifindex "$IT_HOST" "$2") $(dnsmasq_pid "$1")"; }
-# chains NAME: the network's chains in table inet netd, as listed.
+# chains NAME: the network's elements in table inet netd (set and map
+# entries naming the network or its bridge), one per line, sorted.
 chains()
 {
-	hx nft list table inet netd | awk -v p="chain $1-" '
-		index($0, p) { on = 1 } on { print } on && /^\t}/ { on = 0 }'
+	hx nft list table inet netd | tr ',{}' '\n\n\n' |
+		sed 's/^[[:space:]]*//; s/[[:space:]]*$//' |
+		grep -E "\"($1|it${1}0)\"" | sort
 }
 same()
 {
@@ -75,7 +77,7 @@ E0=$(idx_dm re itre0)
 D_DM=$(dnsmasq_pid rd)
 chains ra >"$IT_TMP/ra.chains"
 chains re >"$IT_TMP/re.chains"
-[ -s "$IT_TMP/ra.chains" ] && [ -s "$IT_TMP/re.chains" ] || fail "no chains ra-* or re-* in table inet netd"
+[ -s "$IT_TMP/ra.chains" ] && [ -s "$IT_TMP/re.chains" ] || fail "no elements of ra or re in table inet netd"
 
 ip netns exec "$IT_OUT" "$IT_PY" "$IT_TMP/stream.py" serve 7200 </dev/null >>"$IT_TMP/stream-server.log" 2>&1 &
 wait_for 5 "stream server" tcp_listening "$IT_OUT" 7200
@@ -122,7 +124,7 @@ guests_dhcp gc
 ok "C is up"
 proc_alive "$D_DM" && fail "D's dnsmasq $D_DM still running"
 ls "$IT_RUN/dnsmasq/rd."* >/dev/null 2>&1 && fail "D's dnsmasq files left: $(ls "$IT_RUN/dnsmasq/rd."*)"
-hx nft list table inet netd | grep -E 'rd-|itrd0' && fail "D's chains or bridge left in table inet netd"
+hx nft list table inet netd | grep -E '"rd"|itrd0' && fail "D's elements or bridge left in table inet netd"
 ok "D gone: bridge, dnsmasq $D_DM and its files, chains"
 same "E (ifindex, dnsmasq) across SIGHUP" "$E0" "$(idx_dm re itre0)"
 dnsmasq_running re || fail "E's dnsmasq is not running"
