@@ -26,7 +26,7 @@
 #include <linux/netfilter/nfnetlink.h>
 #include <linux/netfilter/nf_tables.h>
 
-#include "firewall/fw.h"
+#include "firewall/fw-private.h"
 
 struct fw_monitor {
 	/* Netlink messages are parsed in place: keep the buffer aligned. */
@@ -221,39 +221,19 @@ out:
 	return MNL_CB_OK;
 }
 
-int fw_foreign_drops(struct fw_foreign_chain **ret, size_t *ret_n)
+int fw_foreign_drops(struct fw *fw, struct fw_foreign_chain **ret, size_t *ret_n)
 {
-	char buf[32768] __attribute__((aligned(8)));
+	char buf[MNL_NLMSG_HDRLEN + 64] __attribute__((aligned(8)));
 	struct dump_ctx ctx = { 0 };
-	struct mnl_socket *nl;
 	struct nlmsghdr *nlh;
-	uint32_t seq = (uint32_t)time(NULL), portid;
-	ssize_t n;
-	int r = 0;
+	int r;
 
 	*ret = NULL;
 	*ret_n = 0;
-	nl = mnl_socket_open2(NETLINK_NETFILTER, SOCK_CLOEXEC);
-	if (!nl || mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) < 0) {
-		r = -errno;
-		if (nl)
-			mnl_socket_close(nl);
-		return r;
-	}
-	portid = mnl_socket_get_portid(nl);
-	nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETCHAIN, NFPROTO_UNSPEC, NLM_F_DUMP, seq);
-	if (mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) < 0) {
-		r = -errno;
-		goto out;
-	}
-	while ((n = mnl_socket_recvfrom(nl, buf, sizeof(buf))) > 0) {
-		r = mnl_cb_run(buf, (size_t)n, seq, portid, chain_cb, &ctx);
-		if (r <= MNL_CB_STOP)
-			break;
-	}
-	r = r < 0 ? -errno : (n < 0 ? -errno : ctx.err);
-out:
-	mnl_socket_close(nl);
+	nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETCHAIN, NFPROTO_UNSPEC, NLM_F_DUMP, 0);
+	r = fw_dump(fw, nlh, chain_cb, &ctx);
+	if (r == 0)
+		r = ctx.err;
 	if (r < 0) {
 		free(ctx.list);
 		return r;

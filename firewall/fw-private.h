@@ -18,6 +18,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <libmnl/libmnl.h>
 #include <libnftnl/chain.h>
 #include <libnftnl/expr.h>
 #include <libnftnl/rule.h>
@@ -156,6 +157,8 @@ struct fw_buf {
 };
 
 /* fw-plan.c: the plan container, the removal plan, the encoder */
+/* fw.c: a dump request on fw's socket, cb sees each answer. */
+int fw_dump(struct fw *fw, struct nlmsghdr *nlh, mnl_cb_t cb, void *data);
 int fw_plan_push(struct fw_plan *plan, enum fw_msg_type type, void *obj,
 		 unsigned int index);
 struct fw_plan *fw_plan_free(struct fw_plan *plan);

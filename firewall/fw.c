@@ -542,6 +542,27 @@ static int fw_get_obj(struct fw *fw, const struct nlmsghdr *nlh)
 	return c.found ? 1 : 0;
 }
 
+/* Send the dump request nlh on fw's socket and pass every answer to cb
+ * (the socket stays open: closing a netfilter socket can wait for the
+ * kernel's RCU grace period, 5-20 ms while links are being deleted). */
+int fw_dump(struct fw *fw, struct nlmsghdr *nlh, mnl_cb_t cb, void *data)
+{
+	ssize_t n;
+	int r = MNL_CB_OK;
+
+	nlh->nlmsg_seq = fw->seq++;
+	(void)fw_recv_queued(fw, NULL, NULL);
+	if (mnl_socket_sendto(fw->nl, nlh, nlh->nlmsg_len) < 0)
+		return -errno;
+	while (r > MNL_CB_STOP &&
+	       (n = mnl_socket_recvfrom(fw->nl, fw->rbuf, sizeof(fw->rbuf))) > 0)
+		r = mnl_cb_run(fw->rbuf, (size_t)n, nlh->nlmsg_seq, fw->portid,
+			       cb, data);
+	if (r > MNL_CB_STOP)
+		return -errno;	/* recvfrom failed */
+	return r < 0 ? -errno : 0;
+}
+
 static int fw_get_table(struct fw *fw, uint16_t family)
 {
 	char buf[512];	/* GETTABLE with our table name */

@@ -176,7 +176,7 @@ struct fw_foreign_chain {
 	char hook[16];		/* forward, input */
 	int priority;
 };
-/* *ret is malloc'd (NULL when none). */
-int fw_foreign_drops(struct fw_foreign_chain **ret, size_t *ret_n);
+/* *ret is malloc'd (NULL when none).  Uses fw's socket. */
+int fw_foreign_drops(struct fw *fw, struct fw_foreign_chain **ret, size_t *ret_n);
 
 #endif

@@ -29,6 +29,10 @@
 #define NETD_ATTACH_PREFIX "netd-attach:"
 /* Link group of the TAPs netd makes. */
 #define NETD_PORT_GROUP 0x6e6564u
+/* TAPs netd names: netd-tN.  netd picks N itself (counting on from the
+ * highest it knows): the kernel's netd-t%d scans every link of the host. */
+#define NETD_TAP_PREFIX "netd-t"
+#define NETD_TAP_MAX 1000000u
 
 struct netd;
 
@@ -123,6 +127,7 @@ struct netd {
 	/* ports, by ifindex */
 	struct port **port_buckets;
 	size_t n_port_buckets, n_ports;
+	unsigned int next_tap;		/* N of the next netd-tN tried (ops.c) */
 	struct rtnl_monitor *mon;
 	struct source mon_source;
 	int leasefd;		/* inotify on STATE_DIR */

@@ -163,7 +163,7 @@ static int sync_addresses(struct network *n)
 	int r;
 
 	if (!snap) {
-		r = addr_snapshot_take(rt, &own);
+		r = rtnl_addr_dump_link(rt, n->ifindex, collect_addr, &own);
 		if (r < 0) {
 			addr_snapshot_free(&own);
 			return r;

@@ -250,13 +250,13 @@ static json_object *network_json(struct netd *d, struct network *n, bool detail)
  * Base chains of other tables that drop by policy on the hooks our guests'
  * traffic takes.  Our accepts cannot override another table's drop.
  */
-static json_object *firewall_conflicts(void)
+static json_object *firewall_conflicts(struct netd *d)
 {
 	struct fw_foreign_chain *fc;
 	json_object *arr = json_object_new_array();
 	size_t n;
 
-	if (fw_foreign_drops(&fc, &n) < 0)
+	if (!d->fw || fw_foreign_drops(d->fw, &fc, &n) < 0)
 		return arr;
 	for (size_t i = 0; i < n; i++) {
 		json_object *o = json_object_new_object();
@@ -298,7 +298,7 @@ static void op_status(struct client *c, const struct proto_request *req)
 	json_object_object_add(o, "leases", json_object_new_int64((int64_t)leases));
 	json_object_object_add(o, "clients", json_object_new_int64((int64_t)d->n_clients));
 	json_object_object_add(o, "firewall_repairs", json_object_new_int64(d->fw_repairs));
-	json_object_object_add(o, "firewall_conflicts", firewall_conflicts());
+	json_object_object_add(o, "firewall_conflicts", firewall_conflicts(d));
 	reply_ok(c, req, o);
 }
 
@@ -324,7 +324,7 @@ static void op_network_show(struct client *c, const struct proto_request *req)
 	o = json_object_new_object();
 	json_object_object_add(o, "network", network_json(c->netd, n, true));
 	json_object_object_add(json_object_object_get(o, "network"), "firewall_conflicts",
-			       firewall_conflicts());
+			       firewall_conflicts(c->netd));
 	reply_ok(c, req, o);
 }
 
@@ -472,12 +472,27 @@ static int make_tap(struct client *c, const struct proto_request *req, struct ne
 	int r;
 
 	port_alias_format(alias, sizeof(alias), tmpl);
-	r = rtnl_tap_create(d->rt, &(struct rtnl_tap_opts){
-				.name = ifname, .vnet_hdr = true, .persist = persist,
-				.owner = persist ? tmpl->owner : (uid_t)-1, .queues = queues,
-				.alias = alias, .group = NETD_PORT_GROUP, .master = n->ifindex,
-				.mtu = n->mtu },
-			    fds, tmpl->ifname, &tmpl->ifindex);
+	/* Without a name from the caller: netd-tN, N counted here; after a
+	 * few names taken by others, the kernel's own netd-t%d. */
+	for (unsigned int tries = 0;; tries++) {
+		char name[IF_NAMESIZE];
+		const char *want = ifname;
+
+		if (!ifname && tries < 8) {
+			if (d->next_tap >= NETD_TAP_MAX)
+				d->next_tap = 0;
+			snprintf(name, sizeof(name), NETD_TAP_PREFIX "%u", d->next_tap++);
+			want = name;
+		}
+		r = rtnl_tap_create(d->rt, &(struct rtnl_tap_opts){
+					.name = want, .vnet_hdr = true, .persist = persist,
+					.owner = persist ? tmpl->owner : (uid_t)-1, .queues = queues,
+					.alias = alias, .group = NETD_PORT_GROUP, .master = n->ifindex,
+					.mtu = n->mtu, .no_ipv6 = true },
+				    fds, tmpl->ifname, &tmpl->ifindex);
+		if (ifname || !want || r != -EEXIST)
+			break;
+	}
 	if (r < 0) {
 		const char *em = rtnl_errmsg(d->rt);
 

@@ -135,6 +135,17 @@ static int grow(struct netd *d)
 	return 0;
 }
 
+/* Names netd picks go on after the highest netd-tN it knows (adopted too). */
+static void note_tap_name(struct netd *d, const char *ifname)
+{
+	unsigned int k;
+	int end = 0;
+
+	if (sscanf(ifname, NETD_TAP_PREFIX "%u%n", &k, &end) == 1 && ifname[end] == '\0' &&
+	    k < NETD_TAP_MAX && k >= d->next_tap)
+		d->next_tap = k + 1;
+}
+
 struct port *port_add(struct netd *d, const struct port *tmpl)
 {
 	struct network *n = netd_find_network(d, tmpl->network);
@@ -153,6 +164,7 @@ struct port *port_add(struct netd *d, const struct port *tmpl)
 	d->n_ports++;
 	if (n)
 		n->n_ports++;
+	note_tap_name(d, p->ifname);
 	p->guarded = false;
 	log_info(p->network, "port %s (%s, uid %u) added", p->ifname, port_kind_to_string(p->kind),
 		 (unsigned)p->owner);

@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdalign.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -285,8 +286,18 @@ static int collect_cb(const struct nlmsghdr *nlh, void *data)
  * with a change (NLM_F_DUMP_INTR); it is then done again from scratch, and
  * -EAGAIN returned if it never came out whole.
  */
+static int rtnl_dump_index(struct rtnl *rt, uint16_t type, int family, int ifindex,
+			   size_t hdrlen, rtnl_parse_fn parse, struct rtnl_vec *vec);
+
 static int rtnl_dump(struct rtnl *rt, uint16_t type, int family,
 		     size_t hdrlen, rtnl_parse_fn parse, struct rtnl_vec *vec)
+{
+	return rtnl_dump_index(rt, type, family, 0, hdrlen, parse, vec);
+}
+
+/* The same, of one link's addresses only (ifindex > 0, RTM_GETADDR). */
+static int rtnl_dump_index(struct rtnl *rt, uint16_t type, int family, int ifindex,
+			   size_t hdrlen, rtnl_parse_fn parse, struct rtnl_vec *vec)
 {
 	struct rtnl_collect c = { .vec = vec, .parse = parse };
 	struct nlmsghdr *nlh;
@@ -299,6 +310,8 @@ static int rtnl_dump(struct rtnl *rt, uint16_t type, int family,
 		/* ifinfomsg/ifaddrmsg/rtmsg all start with the family */
 		g = mnl_nlmsg_put_extra_header(nlh, hdrlen);
 		g->rtgen_family = (unsigned char)family;
+		if (type == RTM_GETADDR && ifindex > 0)
+			((struct ifaddrmsg *)g)->ifa_index = (unsigned int)ifindex;
 		if (type == RTM_GETLINK)
 			mnl_attr_put_u32(nlh, IFLA_EXT_MASK,
 					 RTEXT_FILTER_SKIP_STATS);
@@ -564,6 +577,36 @@ int rtnl_addr_dump(struct rtnl *rt, int family, rtnl_addr_cb cb, void *data)
 		      addr_parse, &v);
 	for (size_t i = 0; i < v.n && r >= 0; i++)
 		r = cb((const struct rtnl_addr *)v.items + i, data);
+	free(v.items);
+	return r < 0 ? r : 0;
+}
+
+/*
+ * With strict checking on the socket the kernel dumps only the addresses of
+ * ifa_index (Linux 4.20 and later); it is switched on for this dump only,
+ * since it also makes the kernel refuse loosely built requests.  Without
+ * it (an older kernel) the whole dump comes back: filtered here.
+ */
+int rtnl_addr_dump_link(struct rtnl *rt, int ifindex, rtnl_addr_cb cb, void *data)
+{
+	struct rtnl_vec v = { .size = sizeof(struct rtnl_addr) };
+	int one = 1, zero = 0, r;
+	bool strict;
+
+	rtnl_reset(rt);
+	if (ifindex <= 0)
+		return -EINVAL;
+	strict = mnl_socket_setsockopt(rt->nl, NETLINK_GET_STRICT_CHK, &one, sizeof(one)) == 0;
+	r = rtnl_dump_index(rt, RTM_GETADDR, AF_UNSPEC, strict ? ifindex : 0,
+			    sizeof(struct ifaddrmsg), addr_parse, &v);
+	if (strict)
+		(void)mnl_socket_setsockopt(rt->nl, NETLINK_GET_STRICT_CHK, &zero, sizeof(zero));
+	for (size_t i = 0; i < v.n && r >= 0; i++) {
+		const struct rtnl_addr *a = (const struct rtnl_addr *)v.items + i;
+
+		if (a->ifindex == ifindex)
+			r = cb(a, data);
+	}
 	free(v.items);
 	return r < 0 ? r : 0;
 }
@@ -1074,6 +1117,25 @@ static int tap_ifindex(struct rtnl *rt, const char *name, int *ret)
 	return 0;
 }
 
+/*
+ * net.ipv6.conf.NAME.disable_ipv6 = 1 (there is no rtnetlink attribute
+ * for it).  A kernel without IPv6 has no such file: nothing to do.
+ */
+static int disable_ipv6(const char *name)
+{
+	char path[96];
+	int fd, r = 0;
+
+	snprintf(path, sizeof(path), "/proc/sys/net/ipv6/conf/%s/disable_ipv6", name);
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ENOENT ? 0 : -errno;
+	if (write(fd, "1", 1) != 1)
+		r = -errno;
+	close(fd);
+	return r;
+}
+
 /* The port part of the options: up when any of them is set. */
 static struct rtnl_port_opts tap_port_opts(const struct rtnl_tap_opts *o)
 {
@@ -1109,6 +1171,11 @@ static int tap_configure(struct rtnl *rt, int fd, const char *name,
 	r = tap_ifindex(rt, name, ret_ifindex);
 	if (r < 0)
 		return r;
+	if (o->no_ipv6) {
+		r = disable_ipv6(name);
+		if (r < 0)
+			return r;
+	}
 	if (port.up) {
 		r = rtnl_talk(rt, port_msg(rt, *ret_ifindex, &port), NULL, NULL);
 		if (r < 0)

@@ -88,6 +88,8 @@ int rtnl_link_get_by_index(struct rtnl *rt, int ifindex, struct rtnl_link *ret);
  */
 int rtnl_link_dump(struct rtnl *rt, rtnl_link_cb cb, void *data);
 int rtnl_addr_dump(struct rtnl *rt, int family, rtnl_addr_cb cb, void *data);
+/* The addresses of one link (both families), without dumping the others. */
+int rtnl_addr_dump_link(struct rtnl *rt, int ifindex, rtnl_addr_cb cb, void *data);
 int rtnl_route_dump(struct rtnl *rt, int family, rtnl_route_cb cb, void *data);
 /* Every bridge FDB entry (AF_BRIDGE neighbours) of the namespace. */
 int rtnl_fdb_dump(struct rtnl *rt, rtnl_fdb_cb cb, void *data);
@@ -168,6 +170,10 @@ struct rtnl_tap_opts {
 	unsigned int group;	/* IFLA_GROUP, 0: not set */
 	int master;		/* bridge ifindex to enslave to, 0: not set */
 	unsigned int mtu;	/* 0: not set */
+	/* IPv6 off on the TAP before it goes up: a bridge port needs no
+	 * address of its own, and each IPv6 device the kernel brings up adds
+	 * routes (ff00::/8, fe80::/64) that every later link change walks. */
+	bool no_ipv6;
 };
 int rtnl_tap_create(struct rtnl *rt, const struct rtnl_tap_opts *opts,
 		    int *ret_fds, char *ret_name, int *ret_ifindex);

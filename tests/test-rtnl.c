@@ -229,6 +229,47 @@ static int bind_v6(const struct rtnl_addr *a)
 	return r;
 }
 
+struct link_addrs {
+	int ifindex, n, other;
+	struct find_addr v4, v6, lo;
+};
+
+static int link_addrs_cb(const struct rtnl_addr *a, void *data)
+{
+	struct link_addrs *l = data;
+
+	l->n++;
+	if (a->ifindex != l->ifindex)
+		l->other++;
+	find_addr_cb(a, &l->v4);
+	find_addr_cb(a, &l->v6);
+	find_addr_cb(a, &l->lo);
+	return 0;
+}
+
+/* rtnl_addr_dump_link: one link's addresses, the socket as it was after. */
+static void test_addr_dump_link(struct rtnl *rt, const struct rtnl_addr *v4,
+				const struct rtnl_addr *v6)
+{
+	struct rtnl_addr lo = mkaddr(1, AF_INET, "127.0.0.1", 8);
+	struct link_addrs br = { .ifindex = v4->ifindex, .v4.want = v4, .v6.want = v6,
+				 .lo.want = &lo };
+	struct link_addrs lb = { .ifindex = 1, .v4.want = v4, .v6.want = v6, .lo.want = &lo };
+	int r;
+
+	r = rtnl_addr_dump_link(rt, br.ifindex, link_addrs_cb, &br);
+	CHECK(r == 0 && br.v4.found == 1 && br.v6.found == 1 && br.lo.found == 0 && br.other == 0,
+	      "dump of the bridge's addresses: both of its own, no other link's (r=%d, %d addresses)",
+	      r, br.n);
+	r = rtnl_addr_dump_link(rt, 1, link_addrs_cb, &lb);
+	CHECK(r == 0 && lb.v4.found == 0 && lb.v6.found == 0 && lb.other == 0,
+	      "dump of lo's addresses: none of the bridge's (r=%d, %d addresses)", r, lb.n);
+	r = rtnl_addr_dump_link(rt, 0, link_addrs_cb, &lb);
+	CHECK(r == -EINVAL, "dump of ifindex 0 is refused (r=%d)", r);
+	CHECK(addr_count(rt, AF_UNSPEC, v4) == 1 && addr_count(rt, AF_UNSPEC, v6) == 1,
+	      "a whole dump afterwards still sees every link");
+}
+
 static void test_addrs(struct rtnl *rt, int br)
 {
 	struct rtnl_addr v4 = mkaddr(br, AF_INET, "10.99.0.1", 24);
@@ -253,6 +294,7 @@ static void test_addrs(struct rtnl *rt, int br)
 	CHECK(addr_count(rt, AF_INET6, &v4) == 0, "IPv6 dump has no IPv4 address");
 	r = bind_v6(&v6);
 	CHECK(r == 0, "IPv6 address usable at once (no DAD) (bind r=%d)", r);
+	test_addr_dump_link(rt, &v4, &v6);
 }
 
 struct find_route {
@@ -583,10 +625,11 @@ static void test_tap_port_opts(struct rtnl *rt, int br)
 {
 	struct rtnl_tap_opts o = { .name = "netd-vp", .vnet_hdr = true,
 				   .owner = (uid_t)-1, .alias = "vm2:eth0",
-				   .group = 9, .master = br, .mtu = 1450 };
-	char name[IF_NAMESIZE] = "";
+				   .group = 9, .master = br, .mtu = 1450, .no_ipv6 = true };
+	char name[IF_NAMESIZE] = "", v6[4] = "";
 	struct rtnl_link l;
 	int fd = -1, ifindex = 0, r;
+	FILE *f;
 
 	netlink_sends = 0;
 	r = rtnl_tap_create(rt, &o, &fd, name, &ifindex);
@@ -601,6 +644,11 @@ static void test_tap_port_opts(struct rtnl *rt, int br)
 	      strcmp(l.alias, "vm2:eth0") == 0,
 	      "all applied, and up (master=%d mtu=%u group=%u alias=\"%s\" up=%d)",
 	      l.master, l.mtu, l.group, l.alias, l.up);
+	f = fopen("/proc/sys/net/ipv6/conf/netd-vp/disable_ipv6", "r");
+	if (f) {
+		CHECK(fgets(v6, sizeof(v6), f) && v6[0] == '1', "no_ipv6: IPv6 is off on it (disable_ipv6=%.1s)", v6);
+		fclose(f);
+	}
 	close(fd);
 	CHECK(wait_gone(rt, "netd-vp") == -ENODEV, "closing its fd removes it");
 }

@@ -19,8 +19,9 @@
  *         netd-mac  the same with a fresh "mac" (the port is guarded: one
  *                   nft batch more)
  *         floor     the same syscalls in-process: rtnl_tap_create with the
- *                   options netd uses (open /dev/net/tun, TUNSETIFF, one
- *                   RTM_SETLINK with alias, group, MTU, master and up)
+ *                   options netd uses (open /dev/net/tun, TUNSETIFF with a
+ *                   name, IPv6 off, one RTM_SETLINK with alias, group, MTU,
+ *                   master and up)
  *         ip        `ip tuntap add` then `ip link set ... master up`
  *       Each created TAP is removed again outside the timed part (and netd
  *       is waited for until its port count is back), so every round sees the
@@ -139,12 +140,14 @@ static double time_floor(struct ctx *x)
 	uint64_t t0, t1;
 	int fd = -1, r;
 
-	/* An alias as long as netd's, that netd does not take for its own. */
+	/* An alias as long as netd's, that netd does not take for its own;
+	 * a name of our own, as netd gives one (no netd-t%d scan). */
+	snprintf(ifname, sizeof(ifname), "bfl%u", ++x->seq);
 	t0 = bu_now_ns();
 	r = rtnl_tap_create(x->rt, &(struct rtnl_tap_opts){
-				.vnet_hdr = true, .owner = (uid_t)-1, .queues = 1,
+				.name = ifname, .vnet_hdr = true, .owner = (uid_t)-1, .queues = 1,
 				.alias = "bench:floor:port:0:open", .group = PORT_GROUP,
-				.master = x->br_ifindex, .mtu = x->br_mtu },
+				.master = x->br_ifindex, .mtu = x->br_mtu, .no_ipv6 = true },
 			    &fd, ifname, NULL);
 	t1 = bu_now_ns();
 	if (r < 0)
