@@ -15,6 +15,8 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
+#include <spawn.h>
+#include <stdbool.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -864,105 +866,108 @@ int dhcp_remove_files(const struct dhcp_paths *paths)
 
 /* --- starting dnsmasq ---------------------------------------------------- */
 
-static _Noreturn void child_fail(int errfd, int err)
-{
-	ssize_t n;
+/*
+ * posix_spawn: glibc clones with CLONE_VM | CLONE_VFORK, so starting a
+ * dnsmasq does not copy netd's page tables (a fork did, and cost more the
+ * more networks netd ran), and an exec failure comes back as its return
+ * value.
+ */
 
-	do
-		n = write(errfd, &err, sizeof(err));
-	while (n < 0 && errno == EINTR);
-	_exit(127);
-}
-
-/* Move fd to a number >= 3 (so dup2 onto 0-2 never clobbers it). */
+/* Move fd to a number >= 3 (so the dup2s onto 0-2 never clobber it). */
 static int fd_above_stdio(int fd)
 {
 	return fd >= 3 ? fd : fcntl(fd, F_DUPFD_CLOEXEC, 3);
 }
 
-static void child_reset_signals(void)
+/* A name without a slash, looked up in PATH once (posix_spawnp would try
+ * every PATH entry on each start); the result is kept while it works. */
+static const char *resolve_bin(const char *bin, char *buf, size_t size, bool fresh)
 {
-	struct sigaction sa = { .sa_handler = SIG_DFL };
-	sigset_t none;
+	static char cached_name[256], cached_path[PATH_MAX];
+	const char *path = getenv("PATH");
 
-	/* The parent blocks signals for its signalfd: undo all of that. */
-	sigemptyset(&sa.sa_mask);
-	for (int sig = 1; sig < NSIG; sig++)
-		(void)sigaction(sig, &sa, NULL);	/* EINVAL for KILL, STOP, ... */
-	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
-}
-
-static void child_close_fds(void)
-{
-	if (close_range(4, ~0U, 0) == 0)
-		return;
-	for (long fd = 4, max = sysconf(_SC_OPEN_MAX); fd < max; fd++)
-		(void)close((int)fd);
-}
-
-/* Between fork and exec: async-signal-safe calls only. */
-static _Noreturn void spawn_child(const char *bin, char *const argv[], int nullfd,
-				  int logfd, int errfd)
-{
-	errfd = fd_above_stdio(errfd);
-	if (errfd < 0)
-		_exit(127);
-	nullfd = fd_above_stdio(nullfd);
-	logfd = fd_above_stdio(logfd);
-	if (nullfd < 0 || logfd < 0)
-		child_fail(errfd, errno);
-	if (setsid() < 0)
-		child_fail(errfd, errno);
-	if (dup2(nullfd, 0) < 0 || dup2(logfd, 1) < 0 || dup2(logfd, 2) < 0)
-		child_fail(errfd, errno);
-	if (errfd != 3 && dup3(errfd, 3, O_CLOEXEC) < 0)
-		child_fail(errfd, errno);
-	errfd = 3;
-	child_close_fds();
-	child_reset_signals();
-	execvp(bin, argv);
-	child_fail(errfd, errno);
-}
-
-/* Wait for the child's exec: EOF on the CLOEXEC pipe means it happened. */
-static int spawn_wait_exec(int fd, pid_t pid)
-{
-	int err = 0;
-	ssize_t n;
-
-	do
-		n = read(fd, &err, sizeof(err));
-	while (n < 0 && errno == EINTR);
-	if (n == 0)
-		return 0;
-	if (n != (ssize_t)sizeof(err) || err <= 0) {
-		err = n < 0 ? errno : EIO;
-		kill(pid, SIGKILL);
+	if (strchr(bin, '/'))
+		return bin;
+	if (!fresh && cached_path[0] && strcmp(cached_name, bin) == 0) {
+		snprintf(buf, size, "%s", cached_path);
+		return buf;
 	}
-	while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
-		;
-	return -err;
+	cached_path[0] = '\0';
+	for (const char *p = path ? path : "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+	     *p;) {
+		size_t len = strcspn(p, ":");
+
+		if (len > 0 && (size_t)snprintf(buf, size, "%.*s/%s", (int)len, p, bin) < size &&
+		    access(buf, X_OK) == 0) {
+			snprintf(cached_name, sizeof(cached_name), "%s", bin);
+			snprintf(cached_path, sizeof(cached_path), "%s", buf);
+			return buf;
+		}
+		p += len + (p[len] == ':');
+	}
+	return NULL;
+}
+
+static int spawn_child(const char *bin, char *const argv[], int nullfd, int logfd,
+		       pid_t *ret_pid)
+{
+	extern char **environ;
+	posix_spawn_file_actions_t fa;
+	posix_spawnattr_t at;
+	sigset_t all, none;
+	int r;
+
+	if (posix_spawn_file_actions_init(&fa) != 0)
+		return -ENOMEM;
+	if (posix_spawnattr_init(&at) != 0) {
+		posix_spawn_file_actions_destroy(&fa);
+		return -ENOMEM;
+	}
+	/* The parent blocks signals for its signalfd: the child gets none of
+	 * that, and a session of its own (it outlives netd and a ^C). */
+	sigfillset(&all);
+	sigemptyset(&none);
+	r = posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGDEF |
+					  POSIX_SPAWN_SETSIGMASK);
+	if (!r)
+		r = posix_spawnattr_setsigdefault(&at, &all);
+	if (!r)
+		r = posix_spawnattr_setsigmask(&at, &none);
+	if (!r)
+		r = posix_spawn_file_actions_adddup2(&fa, nullfd, 0);
+	if (!r)
+		r = posix_spawn_file_actions_adddup2(&fa, logfd, 1);
+	if (!r)
+		r = posix_spawn_file_actions_adddup2(&fa, logfd, 2);
+	if (!r)
+		r = posix_spawn_file_actions_addclosefrom_np(&fa, 3);
+	if (!r)
+		r = posix_spawn(ret_pid, bin, &fa, &at, argv, environ);
+	posix_spawnattr_destroy(&at);
+	posix_spawn_file_actions_destroy(&fa);
+	return -r;
 }
 
 static int spawn_fork(const char *bin, char *const argv[], int nullfd, int logfd,
 		      pid_t *ret_pid)
 {
-	int pfd[2], r;
-	pid_t pid;
+	char buf[PATH_MAX];
+	const char *path = resolve_bin(bin, buf, sizeof(buf), false);
+	int nfd = fd_above_stdio(nullfd), lfd = fd_above_stdio(logfd), r;
 
-	if (pipe2(pfd, O_CLOEXEC) < 0)
-		return -errno;
-	pid = fork();
-	if (pid == 0)
-		spawn_child(bin, argv, nullfd, logfd, pfd[1]);
-	r = pid < 0 ? -errno : 0;
-	close(pfd[1]);
-	if (!r)
-		r = spawn_wait_exec(pfd[0], pid);
-	close(pfd[0]);
-	if (!r)
-		*ret_pid = pid;
+	if (nfd < 0 || lfd < 0)
+		r = -errno;
+	else if (!path)
+		r = -ENOENT;
+	else
+		r = spawn_child(path, argv, nfd, lfd, ret_pid);
+	/* dnsmasq moved (a package upgrade): look again */
+	if (r == -ENOENT && path == buf && (path = resolve_bin(bin, buf, sizeof(buf), true)))
+		r = spawn_child(path, argv, nfd, lfd, ret_pid);
+	if (nfd >= 0 && nfd != nullfd)
+		close(nfd);
+	if (lfd >= 0 && lfd != logfd)
+		close(lfd);
 	return r;
 }
 

@@ -203,6 +203,14 @@ static int sync_addresses(struct network *n)
 	return r;
 }
 
+static bool has_ipv6(const struct net_config *c)
+{
+	for (size_t i = 0; i < c->n_addrs; i++)
+		if (c->addrs[i].addr.family == AF_INET6)
+			return true;
+	return false;
+}
+
 int network_setup_links(struct network *n)
 {
 	struct net_config *c = n->cfg;
@@ -266,6 +274,15 @@ int network_setup_links(struct network *n)
 			log_warn(c->name, "cannot set MTU %u on %s: %s, ignoring", c->mtu, c->bridge,
 				 *rtnl_errmsg(rt) ? rtnl_errmsg(rt) : strerror(-r));
 	}
+	/*
+	 * IPv6 only where the network has an IPv6 address: a bridge of an
+	 * IPv4-only network takes no fe80:: address and no routes, so the
+	 * host's other dnsmasqs are not woken up by them (as libvirt does).
+	 */
+	r = rtnl_link_set_ipv6(c->bridge, has_ipv6(c));
+	if (r < 0)
+		log_warn(c->name, "cannot turn IPv6 %s on %s: %s, ignoring", has_ipv6(c) ? "on" : "off",
+			 c->bridge, strerror(-r));
 	if (!link.up) {
 		r = rtnl_link_set_up(rt, n->ifindex, true);
 		if (r < 0)

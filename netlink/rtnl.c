@@ -1118,19 +1118,23 @@ static int tap_ifindex(struct rtnl *rt, const char *name, int *ret)
 }
 
 /*
- * net.ipv6.conf.NAME.disable_ipv6 = 1 (there is no rtnetlink attribute
- * for it).  A kernel without IPv6 has no such file: nothing to do.
+ * net.ipv6.conf.NAME.disable_ipv6 (there is no rtnetlink attribute for
+ * it).  A kernel without IPv6 has no such file: nothing to do.
  */
-static int disable_ipv6(const char *name)
+int rtnl_link_set_ipv6(const char *name, bool on)
 {
 	char path[96];
 	int fd, r = 0;
 
+	/* conf/all and conf/default are not links */
+	if (!name_ok(name) || strchr(name, '/') || strcmp(name, "all") == 0 ||
+	    strcmp(name, "default") == 0)
+		return -EINVAL;
 	snprintf(path, sizeof(path), "/proc/sys/net/ipv6/conf/%s/disable_ipv6", name);
 	fd = open(path, O_WRONLY | O_CLOEXEC);
 	if (fd < 0)
 		return errno == ENOENT ? 0 : -errno;
-	if (write(fd, "1", 1) != 1)
+	if (write(fd, on ? "0" : "1", 1) != 1)
 		r = -errno;
 	close(fd);
 	return r;
@@ -1172,7 +1176,7 @@ static int tap_configure(struct rtnl *rt, int fd, const char *name,
 	if (r < 0)
 		return r;
 	if (o->no_ipv6) {
-		r = disable_ipv6(name);
+		r = rtnl_link_set_ipv6(name, false);
 		if (r < 0)
 			return r;
 	}

@@ -175,6 +175,14 @@ struct rtnl_tap_opts {
 	 * routes (ff00::/8, fe80::/64) that every later link change walks. */
 	bool no_ipv6;
 };
+/*
+ * IPv6 on or off on a link (net.ipv6.conf.NAME.disable_ipv6; no rtnetlink
+ * attribute sets it).  Off before the link goes up, the kernel gives it no
+ * address and no route (fe80::/64, ff00::/8) at all.  0 when the kernel
+ * has no IPv6.
+ */
+int rtnl_link_set_ipv6(const char *name, bool on);
+
 int rtnl_tap_create(struct rtnl *rt, const struct rtnl_tap_opts *opts,
 		    int *ret_fds, char *ret_name, int *ret_ifindex);
 
