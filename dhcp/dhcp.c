@@ -138,16 +138,16 @@ static int dir_len(const char *dir)
 static int path_fmt(char *buf, const char *dir, const char *sub, const char *name,
 		    const char *ext)
 {
-	int n = snprintf(buf, 4096, "%.*s%s/%s.%s", dir_len(dir), dir, sub, name, ext);
+	int n = snprintf(buf, DHCP_PATH_MAX, "%.*s%s/%s.%s", dir_len(dir), dir, sub, name, ext);
 
-	return n < 0 || n >= 4096 ? -ENAMETOOLONG : 0;
+	return n < 0 || n >= DHCP_PATH_MAX ? -ENAMETOOLONG : 0;
 }
 
 static int servers_path(char *buf, const char *run_dir)
 {
-	int n = snprintf(buf, 4096, "%.*s/dnsmasq/servers", dir_len(run_dir), run_dir);
+	int n = snprintf(buf, DHCP_PATH_MAX, "%.*s/dnsmasq/servers", dir_len(run_dir), run_dir);
 
-	return n < 0 || n >= 4096 ? -ENAMETOOLONG : 0;
+	return n < 0 || n >= DHCP_PATH_MAX ? -ENAMETOOLONG : 0;
 }
 
 int dhcp_paths(const char *run_dir, const char *state_dir, const char *name,

@@ -76,9 +76,14 @@ struct dhcp_network {
 	size_t n_records;
 };
 
+/* Longest path dhcp_paths() makes, NUL included (-ENAMETOOLONG beyond):
+ * netd keeps a dhcp_paths per network, so not PATH_MAX each. */
+#define DHCP_PATH_MAX 512
+
 struct dhcp_paths {
-	char conf[4096], hosts[4096], addn[4096], pid[4096], log[4096], leases[4096];
-	char servers[4096];
+	char conf[DHCP_PATH_MAX], hosts[DHCP_PATH_MAX], addn[DHCP_PATH_MAX];
+	char pid[DHCP_PATH_MAX], log[DHCP_PATH_MAX], leases[DHCP_PATH_MAX];
+	char servers[DHCP_PATH_MAX];
 };
 
 /*

@@ -239,7 +239,8 @@ int network_setup_links(struct network *n)
 	snprintf(alias, sizeof(alias), NETD_ALIAS_PREFIX "%s", c->name);
 	network_bridge_mac(c->bridge, mac);
 	r = rtnl_bridge_create(rt, c->bridge,
-			       &(struct rtnl_bridge_opts){ .mtu = c->mtu, .mac = mac, .alias = alias },
+			       &(struct rtnl_bridge_opts){ .mtu = c->mtu, .mac = mac, .alias = alias,
+							   .no_ipv6 = !has_ipv6(c) },
 			       &n->ifindex);
 	if (r < 0) {
 		log_error(c->name, "cannot create bridge %s: %s%s%s", c->bridge, strerror(-r),

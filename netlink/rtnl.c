@@ -800,9 +800,11 @@ static int bridge_configure(struct rtnl *rt, int ifindex,
 {
 	struct nlmsghdr *nlh;
 
-	if (!o->mtu && !o->alias)
+	if (!o->mtu && !o->alias && !o->no_ipv6)
 		return 0;
 	nlh = link_msg(rt, RTM_SETLINK, 0, ifindex);
+	if (o->no_ipv6)
+		link_msg_set_up(nlh, true);
 	if (o->mtu)
 		mnl_attr_put_u32(nlh, IFLA_MTU, o->mtu);
 	if (o->alias)
@@ -841,9 +843,11 @@ static int bridge_new(struct rtnl *rt, const char *name,
 		       NLM_F_CREATE | NLM_F_EXCL | NLM_F_ECHO, 0);
 	/*
 	 * Honoured at creation (rtnl_configure_link): the bridge comes up
-	 * without a second request.  NLM_F_ECHO returns the new link.
+	 * without a second request.  NLM_F_ECHO returns the new link.  With
+	 * no_ipv6 it comes up in bridge_configure's request instead, once
+	 * IPv6 is off.
 	 */
-	link_msg_set_up(nlh, true);
+	link_msg_set_up(nlh, !o->no_ipv6);
 	bridge_put_attrs(nlh, name, o);
 	r = rtnl_talk(rt, nlh, link_get_cb, &ctx);
 	if (r < 0)
@@ -854,7 +858,9 @@ static int bridge_new(struct rtnl *rt, const char *name,
 		if (r < 0)
 			return r;
 	}
-	r = bridge_configure(rt, l.ifindex, o);
+	r = o->no_ipv6 ? rtnl_link_set_ipv6(name, false) : 0;
+	if (r == 0)
+		r = bridge_configure(rt, l.ifindex, o);
 	if (r < 0) {
 		link_undo(rt, l.ifindex);
 		return r;

@@ -100,6 +100,8 @@ struct rtnl_bridge_opts {
 				 * does not change as ports join and leave */
 	const char *alias;	/* IFLA_IFALIAS marker, NULL for none */
 	unsigned int group;	/* IFLA_GROUP, 0 for the default group */
+	bool no_ipv6;		/* a new bridge gets IPv6 off before it goes up
+				 * (rtnl_link_set_ipv6) */
 };
 
 /*

@@ -319,7 +319,12 @@ static void test_paths(void)
 	longdir[sizeof(longdir) - 1] = '\0';
 	r = dhcp_paths(longdir, "/var/lib/netd", "web", &p);
 	CHECK(r == -ENAMETOOLONG, "5000-character run dir: -ENAMETOOLONG (got %d)", r);
-	longdir[4090] = '\0';
+	longdir[DHCP_PATH_MAX - 12] = '\0';	/* + "/web.leases" and its NUL: just fits */
+	r = dhcp_paths("/run/netd", longdir, "web", &p);
+	CHECK(r == 0 && strlen(p.leases) == DHCP_PATH_MAX - 1,
+	      "state dir of %d characters: fits (got %d)", DHCP_PATH_MAX - 12, r);
+	longdir[DHCP_PATH_MAX - 12] = 'd';
+	longdir[DHCP_PATH_MAX - 11] = '\0';
 	r = dhcp_paths("/run/netd", longdir, "web", &p);
 	CHECK(r == -ENAMETOOLONG, "state dir just too long for NAME.leases: -ENAMETOOLONG (got %d)", r);
 	memset(longname, 'n', sizeof(longname) - 1);

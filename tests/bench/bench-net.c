@@ -23,13 +23,15 @@
  *       one nftables batch with this network only (the firewall library
  *       netd uses), dnsmasq's files and dnsmasq itself (the dhcp library),
  *       then the probe.  With --prefill N, N other bridges with addresses
- *       exist first (made untimed), as many as netd's other networks.
+ *       exist first (made untimed), as many as netd's other networks, and
+ *       with --prefill-dnsmasq each has its dnsmasq running, as netd's do.
  *       Samples: DIR/b2-start-floor-L.txt, DIR/b2-answer-floor-L.txt.
  */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,6 +51,7 @@ struct opts {
 	const char *socket, *names, *guest_ns, *veth, *probe_at, *run_dir, *state_dir;
 	const char *label, *out;
 	long repeat, prefill, index_base;
+	bool prefill_dnsmasq;
 };
 
 struct prober {
@@ -238,7 +241,8 @@ static pid_t floor_start(struct floor_net *fl, struct rtnl *rt)
 	int r;
 
 	r = rtnl_bridge_create(rt, "bfloor", &(struct rtnl_bridge_opts){ .mac = fl->mac,
-									  .alias = "netd:floor" },
+									  .alias = "netd:floor",
+									  .no_ipv6 = true },
 			       &fl->ifindex);
 	if (r < 0)
 		bu_die("bridge: %s %s", strerror(-r), rtnl_errmsg(rt));
@@ -262,25 +266,68 @@ static void floor_stop(struct floor_net *fl, struct rtnl *rt, pid_t pid)
 	(void)dhcp_remove_files(&fl->paths);
 }
 
-/* N bridges with an address each, like netd's other networks (untimed). */
-static void prefill(struct rtnl *rt, long n)
+/*
+ * N networks like netd's others (untimed): a bridge (IPv6 off, as netd
+ * makes it for an IPv4-only network) with an address each, and, with
+ * --prefill-dnsmasq, a dnsmasq each, as netd runs one per network: every
+ * running dnsmasq listens for the host's address and route changes, so a
+ * network start wakes them all up.  Their pids go to *ret_pids.
+ */
+static void prefill(struct rtnl *rt, const struct opts *o, pid_t **ret_pids)
 {
 	uint64_t t0 = bu_now_ns();
+	pid_t *pids = calloc((size_t)o->prefill + 1, sizeof(*pids));
 
-	for (long i = 1; i <= n; i++) {
+	if (!pids)
+		bu_die("out of memory");
+	for (long i = 1; i <= o->prefill; i++) {
 		struct rtnl_addr a = { .family = AF_INET, .prefixlen = 24 };
-		char name[IF_NAMESIZE], ip[32];
+		char name[IF_NAMESIZE], net[32], ip[32], lo[32], hi[32];
 		int r;
 
 		snprintf(name, sizeof(name), "bpf%ld", i % 100000);
+		snprintf(net, sizeof(net), "pf%ld", i);
 		snprintf(ip, sizeof(ip), "10.%ld.%ld.1", 100 + i / 250, i % 250);
+		snprintf(lo, sizeof(lo), "10.%ld.%ld.100", 100 + i / 250, i % 250);
+		snprintf(hi, sizeof(hi), "10.%ld.%ld.200", 100 + i / 250, i % 250);
 		inet_pton(AF_INET, ip, &a.addr.v4);
-		r = rtnl_bridge_create(rt, name, &(struct rtnl_bridge_opts){ 0 }, &a.ifindex);
+		r = rtnl_bridge_create(rt, name, &(struct rtnl_bridge_opts){ .no_ipv6 = true },
+				       &a.ifindex);
 		if (r < 0 || (r = rtnl_addr_add(rt, &a)) < 0)
 			bu_die("prefill %s: %s", name, strerror(-r));
+		if (o->prefill_dnsmasq) {
+			struct dhcp_subnet sub = { .host.family = AF_INET, .prefixlen = 24 };
+			struct dhcp_network dn = { .name = net, .bridge = name, .subnets = &sub,
+						   .n_subnets = 1, .dhcp = true,
+						   .range_prefixlen = 24, .lease_time = 3600,
+						   .dns = true };
+			struct dhcp_paths paths;
+			unsigned int changed = 0;
+
+			sub.host.a.v4 = a.addr.v4;
+			dn.range_start.family = dn.range_end.family = AF_INET;
+			inet_pton(AF_INET, lo, &dn.range_start.a.v4);
+			inet_pton(AF_INET, hi, &dn.range_end.a.v4);
+			if (dhcp_paths(o->run_dir, o->state_dir, net, &paths) < 0 ||
+			    dhcp_write_files(&dn, &paths, &changed) < 0 ||
+			    dhcp_spawn(NULL, &paths, &pids[i - 1]) < 0)
+				bu_die("prefill %s: dnsmasq: %s", net, dhcp_errmsg());
+		}
 	}
-	printf("floor: %ld other bridges with addresses made in %.1f s\n", n,
-	       bu_ms(t0, bu_now_ns()) / 1000);
+	printf("floor: %ld other bridges with addresses%s made in %.1f s\n", o->prefill,
+	       o->prefill_dnsmasq ? " and dnsmasqs" : "", bu_ms(t0, bu_now_ns()) / 1000);
+	*ret_pids = pids;
+}
+
+static void prefill_stop(const struct opts *o, pid_t *pids)
+{
+	for (long i = 0; i < o->prefill; i++)
+		if (pids[i] > 0)
+			kill(pids[i], SIGTERM);
+	for (long i = 0; i < o->prefill; i++)
+		if (pids[i] > 0)
+			waitpid(pids[i], NULL, 0);
+	free(pids);
 }
 
 static int cmd_floor(const struct opts *o)
@@ -288,6 +335,7 @@ static int cmd_floor(const struct opts *o)
 	struct bu_samples st = { 0 }, ans = { 0 };
 	struct prober pr = { 0 };
 	struct floor_net fl;
+	pid_t *pids = NULL;
 	char label[128];
 
 	if (!o->guest_ns || !o->veth || !o->run_dir || !o->state_dir || !o->label || !o->out ||
@@ -295,7 +343,7 @@ static int cmd_floor(const struct opts *o)
 		bu_die("floor needs --guest-ns, --veth, --run-dir, --state-dir, --label, --repeat, --out");
 	prober_open(&pr, o);
 	floor_init(&fl, o);
-	prefill(pr.rt, o->prefill);
+	prefill(pr.rt, o, &pids);
 	for (long k = 0; k < o->repeat; k++) {
 		uint64_t t0 = bu_now_ns(), t1, t2;
 		pid_t pid = floor_start(&fl, pr.rt);
@@ -316,6 +364,7 @@ static int cmd_floor(const struct opts *o)
 	save(&ans, o->out, label);
 	bu_samples_free(&st);
 	bu_samples_free(&ans);
+	prefill_stop(o, pids);
 	fw_close(fl.fw);
 	bu_probe_close(&pr.p);
 	rtnl_close(pr.rt);
@@ -332,6 +381,7 @@ int main(int argc, char **argv)
 		{ "probe-at", required_argument, NULL, 'p' },
 		{ "repeat", required_argument, NULL, 'r' },
 		{ "prefill", required_argument, NULL, 'P' },
+		{ "prefill-dnsmasq", no_argument, NULL, 'D' },
 		{ "run-dir", required_argument, NULL, 'R' },
 		{ "state-dir", required_argument, NULL, 'T' },
 		{ "label", required_argument, NULL, 'l' },
@@ -356,6 +406,7 @@ int main(int argc, char **argv)
 		case 'p': o.probe_at = optarg; break;
 		case 'r': o.repeat = atol(optarg); break;
 		case 'P': o.prefill = atol(optarg); break;
+		case 'D': o.prefill_dnsmasq = true; break;
 		case 'R': o.run_dir = optarg; break;
 		case 'T': o.state_dir = optarg; break;
 		case 'l': o.label = optarg; break;
