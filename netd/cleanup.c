@@ -252,25 +252,26 @@ static void remove_run_files(const char *run_dir)
 	}
 }
 
-/* STATE_DIR/applied: the last applied copy of each network file. */
-static void remove_applied(const char *state_dir)
+/* STATE_DIR/SUB and the files in it: applied/ (the last applied copy of
+ * each network file), started/ (AutoStart=no networks started by request). */
+static void remove_state_subdir(const char *state_dir, const char *sub)
 {
 	char path[4096];
 	struct dirent *de;
 	DIR *dp;
 
-	snprintf(path, sizeof(path), "%s/applied", state_dir);
+	snprintf(path, sizeof(path), "%s/%s", state_dir, sub);
 	dp = opendir(path);
 	if (!dp)
 		return;
 	while ((de = readdir(dp))) {
 		if (de->d_name[0] == '.')
 			continue;
-		snprintf(path, sizeof(path), "%s/applied/%s", state_dir, de->d_name);
+		snprintf(path, sizeof(path), "%s/%s/%s", state_dir, sub, de->d_name);
 		unlink(path);
 	}
 	closedir(dp);
-	snprintf(path, sizeof(path), "%s/applied", state_dir);
+	snprintf(path, sizeof(path), "%s/%s", state_dir, sub);
 	rmdir(path);
 }
 
@@ -309,7 +310,8 @@ int netd_cleanup(const char *run_dir, const char *state_dir)
 
 	sysctl_forwarding_restore(state_dir);
 	remove_run_files(run_dir);
-	remove_applied(state_dir);
+	remove_state_subdir(state_dir, "applied");
+	remove_state_subdir(state_dir, "started");
 	log_info(NULL, "cleanup done: %zu links, %d dnsmasq", ll.n, killed);
 	return failed ? -EIO : 0;
 }

@@ -273,6 +273,50 @@ static void forget_applied(struct netd *d, const char *name)
 }
 
 /*
+ * STATE_DIR/started/NAME: an AutoStart=no network that network.start
+ * brought up, so that a restarted netd adopts it as it runs instead of
+ * taking it down.  network.stop removes it.
+ */
+static void started_path(const struct netd *d, const char *name, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s/started/%s", d->state_dir, name);
+}
+
+static void mark_started(struct netd *d, const struct net_config *c, bool on)
+{
+	char path[4096];
+	int fd;
+
+	started_path(d, c->name, path, sizeof(path));
+	if (!on || c->autostart) {
+		if (unlink(path) < 0 && errno != ENOENT)
+			log_warn(c->name, "cannot remove %s: %m", path);
+		return;
+	}
+	fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0 && errno == ENOENT) {
+		char dir[4096];
+
+		snprintf(dir, sizeof(dir), "%s/started", d->state_dir);
+		if (mkdir(dir, 0700) == 0 || errno == EEXIST)
+			fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	}
+	if (fd < 0)
+		log_warn(c->name, "cannot record in %s that it runs: %m; a restarted netd will "
+			 "leave it stopped", path);
+	else
+		close(fd);
+}
+
+static bool was_started(const struct netd *d, const char *name)
+{
+	char path[4096];
+
+	started_path(d, name, path, sizeof(path));
+	return access(path, F_OK) == 0;
+}
+
+/*
  * A network whose file now has errors runs its last applied configuration
  * (saved in STATE_DIR/applied/) until the file is fixed, so a typo in a file
  * does not take down a running network across a restart.
@@ -563,6 +607,7 @@ int network_start(struct network *n)
 	enable_forwarding(d);
 	r = network_start_dnsmasq(n);
 	network_read_leases(n, false);
+	mark_started(d, n->cfg, true);
 	log_info(n->cfg->name, "started: %s, bridge %s", net_mode_to_string(n->cfg->mode), n->cfg->bridge);
 	control_broadcast(d, "network.started", network_event(n));
 	return r;
@@ -577,6 +622,7 @@ int network_stop(struct network *n)
 	ports_remove_network(d, n->cfg->name);
 	r = network_teardown(n);
 	(void)firewall_one(d, n, false);
+	mark_started(d, n->cfg, false);
 	log_info(n->cfg->name, "stopped");
 	control_broadcast(d, "network.stopped", network_event(n));
 	return r;
@@ -596,8 +642,12 @@ static void start_networks(struct netd *d)
 	for (size_t i = 0; i < d->n_nets; i++) {
 		struct network *n = d->nets[i];
 
-		/* A changed network that runs is updated even if AutoStart=no. */
-		if (n->dirty && (n->cfg->autostart || n->running)) {
+		/*
+		 * A changed network that runs is updated even if AutoStart=no;
+		 * at start-up, one that network.start brought up is adopted.
+		 */
+		if (n->dirty && (n->cfg->autostart || n->running ||
+				 (d->adopting && was_started(d, n->cfg->name)))) {
 			n->running = network_setup_links(n) == 0;
 			if (!n->running)
 				n->dirty = false;
@@ -657,6 +707,7 @@ static void outcome_add(json_object *out, const struct net_config *c, const char
 static void drop_network(struct netd *d, struct network *n)
 {
 	forget_applied(d, n->cfg->name);
+	mark_started(d, n->cfg, false);
 	ports_remove_network(d, n->cfg->name);
 	network_teardown(n);
 	control_broadcast(d, "network.stopped", network_event(n));

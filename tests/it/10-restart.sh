@@ -5,11 +5,16 @@
 # running (guests notice nothing); the next netd adopts it: same bridge
 # ifindex, same dnsmasq pid, which keeps serving (a second guest gets a
 # lease), the lease file still has the first guest's lease, and the first
-# guest's address still works.
+# guest's address still works.  A network with AutoStart=no that netdctl
+# started is adopted the same way (same bridge, same dnsmasq); once
+# stopped, a restarted netd leaves it stopped.
 . "$(dirname "$0")/lib.sh"
 
 it_init
 it_topology
+NETDCTL=${NETDCTL:-$IT_DIR/../../build/netd/netdctl}
+[ -x "$NETDCTL" ] || skip "netdctl not found at $NETDCTL (set NETDCTL)"
+ctl() { hx "$NETDCTL" --socket "$IT_RUN/netd.sock" "$@"; }
 
 BR=itrs0
 GW=10.210.0.1
@@ -26,9 +31,23 @@ Range=10.210.0.100-10.210.0.149
 Domain=rs.internal
 CONF
 
+net_conf lab <<CONF
+[Network]
+Mode=nat
+Bridge=itrs1
+Address=10.211.0.1/24
+AutoStart=no
+CONF
+
 netd_start
 expect_bridge web "$BR"
 expect_dnsmasq web
+link_exists "$IT_HOST" itrs1 && fail "lab (AutoStart=no) started with netd"
+ctl start lab >/dev/null || fail "netdctl start lab failed"
+expect_bridge lab itrs1
+expect_dnsmasq lab
+LAB_IDX=$(link_ifindex "$IT_HOST" itrs1)
+LAB_DPID=$(dnsmasq_pid lab)
 IDX=$(link_ifindex "$IT_HOST" "$BR")
 DPID=$(dnsmasq_pid web)
 guest_add g1 "$BR" 52:54:00:10:00:01
@@ -68,3 +87,14 @@ ok "adopted dnsmasq serves a new lease"
 expect_ping g1 "$GW" "first guest's address still works (ping gateway)"
 expect_dns g2 "$GW" first.rs.internal "$G1"
 expect_tcp g1 "$UPLINK_OUT" 7000 "$UPLINK_HOST" "first guest reaches outside after the restart"
+
+[ "$(link_ifindex "$IT_HOST" itrs1)" = "$LAB_IDX" ] && [ "$(dnsmasq_pid lab)" = "$LAB_DPID" ] &&
+	dnsmasq_running lab ||
+	fail "lab (AutoStart=no, started by request) not adopted: ifindex $LAB_IDX -> '$(link_ifindex "$IT_HOST" itrs1)', dnsmasq $LAB_DPID -> '$(dnsmasq_pid lab)'"
+ctl show lab | grep -qw running || fail "lab is not running after the restart: $(ctl show lab 2>&1)"
+ok "lab (AutoStart=no, started by request) adopted: ifindex $LAB_IDX, dnsmasq $LAB_DPID"
+ctl stop lab >/dev/null || fail "netdctl stop lab failed"
+netd_stop
+netd_start
+link_exists "$IT_HOST" itrs1 && fail "lab was stopped, but the restarted netd brought it up again"
+ok "lab, stopped by request, stays stopped across a restart"
