@@ -349,6 +349,8 @@ void control_reap(struct netd *d)
 		}
 		*pp = c->next;
 		d->n_clients--;
+		if (c->subscribed)
+			d->n_subscribed--;
 		ports_client_gone(d, c);	/* its port.detach still waiting */
 		free(c->in);
 		free(c);
@@ -358,7 +360,13 @@ void control_reap(struct netd *d)
 /* Send an event line to every subscriber. */
 void control_broadcast(struct netd *d, const char *name, json_object *ev)
 {
-	char *line = proto_event(name, ev);
+	char *line;
+
+	if (!d->n_subscribed) {		/* nobody listens: not even serialised */
+		json_object_put(ev);
+		return;
+	}
+	line = proto_event(name, ev);
 
 	if (!line)
 		return;

@@ -115,9 +115,12 @@ int guard_sync_all(struct netd *d)
 void guard_port(struct netd *d, struct port *p)
 {
 	struct fw_guard want, had;
-	bool wanted = guard_wanted(d, p, &want);
+	bool wanted;
 	int r;
 
+	if (d->guard_deferred)
+		return;
+	wanted = guard_wanted(d, p, &want);
 	if (!wanted && !p->guarded)
 		return;
 	if (wanted && p->guarded && memcmp(p->guard_mac, want.mac, 6) == 0 &&
@@ -166,6 +169,9 @@ void guard_forget(struct netd *d, struct port *p)
 void guard_network(struct netd *d, const char *network)
 {
 	size_t it;
+
+	if (d->guard_deferred)
+		return;
 
 	for (struct port *p = ports_first(d, &it); p; p = ports_next(d, p, &it))
 		if (strcmp(p->network, network) == 0)

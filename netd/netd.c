@@ -241,6 +241,24 @@ static void saved_path(const struct netd *d, const char *name, char *buf, size_t
 	snprintf(buf, len, "%s/applied/%s.conf", d->state_dir, name);
 }
 
+/* Does path hold exactly len bytes of text? */
+static bool file_holds(const char *path, const char *text, size_t len)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	char *buf = NULL;
+	struct stat st;
+	bool same = false;
+
+	if (fd < 0)
+		return false;
+	if (fstat(fd, &st) == 0 && (size_t)st.st_size == len && (buf = malloc(len + 1)) &&
+	    read(fd, buf, len + 1) == (ssize_t)len)
+		same = memcmp(buf, text, len) == 0;
+	free(buf);
+	close(fd);
+	return same;
+}
+
 /* Keep the text of each network file as last applied, for when it breaks. */
 static void save_applied(struct netd *d, const struct net_config *c)
 {
@@ -249,6 +267,9 @@ static void save_applied(struct netd *d, const struct net_config *c)
 
 	if (!c->text || c->from_saved)
 		return;
+	saved_path(d, c->name, path, sizeof(path));
+	if (file_holds(path, c->text, c->text_len))
+		return;		/* a restart: the same as last time */
 	snprintf(dir, sizeof(dir), "%s/applied", d->state_dir);
 	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
 		return;
@@ -537,22 +558,91 @@ static int setup_loop(struct netd *d)
 	return 0;
 }
 
+/*
+ * Networks by name and by bridge: two open-addressing hash tables over
+ * d->nets, rebuilt whenever the list changes (netd_index_networks).  Every
+ * port event names its network, so a linear search cost 1,000 string
+ * compares per port with 1,000 networks.  Without the tables (out of
+ * memory) the lookups walk the list.
+ */
+static size_t name_hash(const char *s)
+{
+	uint32_t h = 2166136261u;
+
+	while (*s)
+		h = (h ^ (uint8_t)*s++) * 16777619u;
+	return h;
+}
+
+static const char *net_key(const struct network *n, bool bridge)
+{
+	return bridge ? n->cfg->bridge : n->cfg->name;
+}
+
+void netd_index_networks(struct netd *d)
+{
+	size_t cap = 16;
+
+	free(d->net_by_name);
+	free(d->net_by_bridge);
+	d->net_by_name = d->net_by_bridge = NULL;
+	d->net_index_cap = 0;
+	while (cap < 2 * d->n_nets)
+		cap <<= 1;
+	d->net_by_name = calloc(cap, sizeof(*d->net_by_name));
+	d->net_by_bridge = calloc(cap, sizeof(*d->net_by_bridge));
+	if (!d->net_by_name || !d->net_by_bridge) {
+		free(d->net_by_name);
+		free(d->net_by_bridge);
+		d->net_by_name = d->net_by_bridge = NULL;
+		return;
+	}
+	d->net_index_cap = cap;
+	for (size_t i = 0; i < d->n_nets; i++) {
+		struct network *n = d->nets[i];
+
+		if (!n)
+			continue;
+		for (int b = 0; b < 2; b++) {
+			struct network **t = b ? d->net_by_bridge : d->net_by_name;
+			size_t k = name_hash(net_key(n, b)) & (cap - 1);
+
+			/* the first network of a name or bridge wins, as in the list */
+			while (t[k] && strcmp(net_key(t[k], b), net_key(n, b)) != 0)
+				k = (k + 1) & (cap - 1);
+			if (!t[k])
+				t[k] = n;
+		}
+	}
+}
+
+static struct network *find_net(struct netd *d, const char *key, bool bridge)
+{
+	struct network **t = bridge ? d->net_by_bridge : d->net_by_name;
+
+	if (!d->net_index_cap) {
+		for (size_t i = 0; i < d->n_nets; i++)
+			if (d->nets[i] && strcmp(net_key(d->nets[i], bridge), key) == 0)
+				return d->nets[i];
+		return NULL;
+	}
+	for (size_t k = name_hash(key) & (d->net_index_cap - 1); t[k];
+	     k = (k + 1) & (d->net_index_cap - 1))
+		if (strcmp(net_key(t[k], bridge), key) == 0)
+			return t[k];
+	return NULL;
+}
+
 struct network *netd_find_network(struct netd *d, const char *name)
 {
-	for (size_t i = 0; i < d->n_nets; i++)
-		if (strcmp(d->nets[i]->cfg->name, name) == 0)
-			return d->nets[i];
-	return NULL;
+	return find_net(d, name, false);
 }
 
 struct network *netd_find_network_or_bridge(struct netd *d, const char *name)
 {
-	struct network *n = netd_find_network(d, name);
+	struct network *n = find_net(d, name, false);
 
-	for (size_t i = 0; !n && i < d->n_nets; i++)
-		if (strcmp(d->nets[i]->cfg->bridge, name) == 0)
-			n = d->nets[i];
-	return n;
+	return n ? n : find_net(d, name, true);
 }
 
 static json_object *network_event(struct network *n)
@@ -714,6 +804,7 @@ static void drop_network(struct netd *d, struct network *n)
 	for (size_t j = 0; j < d->n_nets; j++)
 		if (d->nets[j] == n)
 			d->nets[j] = NULL;
+	netd_index_networks(d);
 	network_free(n);
 }
 
@@ -803,6 +894,7 @@ static int apply_config(struct netd *d, struct net_config **cfgs, size_t n_cfgs,
 	free(d->nets);
 	d->nets = next;
 	d->n_nets = n_next;
+	netd_index_networks(d);
 	start_networks(d);
 	return 0;
 }
@@ -1051,8 +1143,11 @@ int netd_reload(struct netd *d, json_object *outcome)
 	int r;
 
 	log_info(NULL, "reloading the configuration");
+	/* Reservations, AntiSpoofing= and IPv6 prefixes may have changed:
+	 * one guard_sync_all() afterwards, not a batch per port meanwhile. */
+	d->guard_deferred = d->mon != NULL;
 	r = load_and_apply(d, false, outcome);
-	/* Reservations, AntiSpoofing= and IPv6 prefixes may have changed. */
+	d->guard_deferred = false;
 	if (d->mon)
 		guard_sync_all(d);
 	return r;
@@ -1164,8 +1259,21 @@ static int daemon_main(struct netd *d)
 	d->adopting = false;
 	if (r < 0)
 		return 1;
-	if ((r = ports_init(d)) < 0 || (r = leases_init(d)) < 0 || (r = fwmon_init(d)) < 0) {
+	/* Ports and leases first, then table bridge netd in one batch. */
+	d->guard_deferred = true;
+	if ((r = ports_init(d)) < 0 || (r = leases_init(d)) < 0) {
 		log_error(NULL, "cannot follow links and leases: %s", strerror(-r));
+		return 1;
+	}
+	d->guard_deferred = false;
+	/*
+	 * Before netd follows nftables events: with a listener, the kernel
+	 * builds a notification per element of the batch (10,000 ports: a
+	 * third of the start-up).
+	 */
+	guard_sync_all(d);
+	if ((r = fwmon_init(d)) < 0) {
+		log_error(NULL, "cannot follow nftables events: %s", strerror(-r));
 		return 1;
 	}
 	r = control_open(d);
@@ -1193,6 +1301,8 @@ static void netd_free(struct netd *d)
 	for (size_t i = 0; i < d->n_nets; i++)
 		network_free(d->nets[i]);
 	free(d->nets);
+	free(d->net_by_name);
+	free(d->net_by_bridge);
 	rtnl_close(d->rt);
 	fw_close(d->fw);
 	free(d->run_dir_abs);

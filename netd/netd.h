@@ -113,6 +113,8 @@ struct netd {
 	uint64_t ready_deadline_ms;
 
 	struct network **nets;
+	struct network **net_by_name, **net_by_bridge;	/* hash tables (netd.c) */
+	size_t net_index_cap;
 	size_t n_nets;
 
 	/* control socket */
@@ -120,6 +122,7 @@ struct netd {
 	struct source ctl_source;
 	struct client *clients;
 	size_t n_clients;
+	size_t n_subscribed;	/* clients that asked for events */
 	bool dead_clients;
 	bool pending_clients;	/* some client has buffered requests */
 	time_t started;
@@ -127,6 +130,11 @@ struct netd {
 	/* ports, by ifindex */
 	struct port **port_buckets;
 	size_t n_port_buckets, n_ports;
+	struct port **mac_buckets;	/* launcher-given MACs (ports.c) */
+	size_t n_mac_buckets, n_mac_ports;
+	struct user_ports *user_ports;	/* ports per owner */
+	size_t n_user_ports;
+	bool mac_index_partial, user_ports_partial;	/* out of memory once: walk */
 	unsigned int next_tap;		/* N of the next netd-tN tried (ops.c) */
 	struct rtnl_monitor *mon;
 	struct source mon_source;
@@ -141,6 +149,7 @@ struct netd {
 	int resolv_wd[2];		/* inotify: its directory, its target's */
 	char resolv_name[2][256];	/* the names watched in those directories */
 	bool adopting;			/* start-up: look for orphaned dnsmasqs */
+	bool guard_deferred;		/* a guard_sync_all() follows: guard_port() waits */
 	struct source reaper_source;
 	/* port.detach requests waiting for the reaper (ports.c) */
 	struct detach_wait *detaches;
@@ -168,6 +177,7 @@ void network_dnsmasq_pidfile(struct network *n);
 bool network_needs_dnsmasq(const struct network *n);
 void network_bridge_mac(const char *name, uint8_t mac[6]);
 
+void netd_index_networks(struct netd *d);	/* after d->nets changed */
 struct network *netd_find_network(struct netd *d, const char *name);
 /* By network name, or by bridge device name (for QEMU's br=). */
 struct network *netd_find_network_or_bridge(struct netd *d, const char *name);

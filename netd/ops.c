@@ -382,6 +382,8 @@ static void op_reload(struct client *c, const struct proto_request *req)
 
 static void op_subscribe(struct client *c, const struct proto_request *req)
 {
+	if (!c->subscribed)
+		c->netd->n_subscribed++;
 	c->subscribed = true;
 	reply_ok(c, req, NULL);
 }
@@ -443,15 +445,12 @@ static struct network *port_prologue(struct client *c, const struct proto_reques
 	snprintf(tmpl->network, sizeof(tmpl->network), "%s", n->cfg->name);
 	tmpl->owner = c->uid;
 	if (tmpl->has_mac) {
-		size_t it;
+		struct port *p = port_find_guest_mac(d, tmpl->network, tmpl->mac);
 
-		for (struct port *p = ports_first(d, &it); p; p = ports_next(d, p, &it)) {
-			if (p->has_mac && !p->mac_learned && memcmp(p->mac, tmpl->mac, 6) == 0 &&
-			    strcmp(p->network, tmpl->network) == 0) {
-				client_error(c, req->id, E_EXISTS, "%s: MAC %s is already the guest MAC of port %s",
-					     req->op, mac, p->ifname);
-				return NULL;
-			}
+		if (p) {
+			client_error(c, req->id, E_EXISTS, "%s: MAC %s is already the guest MAC of port %s",
+				     req->op, mac, p->ifname);
+			return NULL;
 		}
 	}
 	return n;

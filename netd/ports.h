@@ -35,6 +35,8 @@ enum port_kind {
 
 struct port {
 	struct port *next;	/* hash chain */
+	struct port *mac_next;	/* chain of the launcher-given MAC index */
+	bool mac_indexed;	/* in that index */
 	int ifindex;
 	char ifname[IF_NAMESIZE];
 	char network[NET_NAME_MAX + 1];
@@ -63,6 +65,8 @@ struct port *port_add(struct netd *d, const struct port *p);
 /* Drop from the table (and tell subscribers); does not touch the kernel. */
 void port_forget(struct netd *d, struct port *p, const char *why);
 size_t ports_of_user(struct netd *d, uid_t uid);
+/* The port of network whose launcher gave it mac (not a learned one). */
+struct port *port_find_guest_mac(struct netd *d, const char *network, const uint8_t *mac);
 
 /* Delete (netd's TAPs) or release (attached links) a port, then forget it. */
 int port_remove(struct netd *d, struct port *p);

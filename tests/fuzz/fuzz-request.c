@@ -167,6 +167,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 		die("out of memory");
 	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++)
 		add_network(files[i].name, files[i].text);
+	netd_index_networks(&d);
 	web = d.nets[0];
 	if (dhcp_leases_parse(web_leases, strlen(web_leases), &web->leases, &web->n_leases, NULL) < 0 ||
 	    web->n_leases != 3)
