@@ -140,12 +140,21 @@ static int count_tun(const struct rtnl_link *l, void *data)
 	return 0;
 }
 
+/* TUN/TAP links now; a dump the kernel kept interrupting (links being
+ * deleted meanwhile: -EAGAIN) is tried again, for up to a second. */
 static long tun_links(struct rtnl *rt)
 {
-	long n = 0;
-	int r = rtnl_link_dump(rt, count_tun, &n);
+	uint64_t end = bu_now_ns() + 1000000000ull;
+	long n;
+	int r;
 
-	return r < 0 ? r : n;
+	do {
+		n = 0;
+		r = rtnl_link_dump(rt, count_tun, &n);
+	} while (r == -EAGAIN && bu_now_ns() < end);
+	if (r < 0)
+		bu_die("link dump: %s", strerror(-r));
+	return n;
 }
 
 /* One status call, timed. */

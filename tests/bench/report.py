@@ -90,7 +90,8 @@ def b1(raw, fa, out):
                "the TAP is up on the bridge; every call is checked). *netd*: port.open without a MAC "
                "(QEMU bridge helper); *netd-mac*: with a fresh MAC, so the port is also guarded (one "
                "more nft batch). *floor*: the same syscalls in-process (`rtnl_tap_create` with netd's "
-               "options: /dev/net/tun, TUNSETIFF, one RTM_SETLINK with alias, group, MTU, master, up). "
+               "options: /dev/net/tun, TUNSETIFF with a name of its own, IPv6 off, one RTM_SETLINK with "
+               "alias, group, MTU, master, up). "
                "*ip*: `ip tuntap add` + `ip link set … master … up` (two execs). The methods take "
                "turns within each round; each TAP is removed again, untimed, before the next. "
                "\"Ports on the host\" are persistent netd ports (with MACs, guarded) spread over "
@@ -127,7 +128,8 @@ def b2(raw, fa, out):
                "*floor*: the same done directly in a namespace without netd: bridge (rtnetlink), "
                "address, one nft batch of table inet netd with this one network (netd's firewall "
                "library), dnsmasq's files and dnsmasq (netd's dhcp library), then the same probe; for "
-               "the last network's floor, as many other bridges with addresses exist first.\n")
+               "the last network's floor, as many other bridges with addresses exist first, each with "
+               "its dnsmasq running, as netd's other networks have.\n")
     idx = sorted(int(re.search(r"-N(\d+)\.txt$", p).group(1))
                  for p in glob.glob(os.path.join(raw, "b2-answer-netd-N*.txt")))
     t = Table()
@@ -164,18 +166,27 @@ def b3(raw, fa, out):
     out.append("A guest namespace on a bridge (veth) sends to an \"outside\" namespace behind the host's "
                "uplink veth, masqueraded (*up*: guest→outside; *down*: `-R`). *baseline*: a bridge, "
                "`ip_forward=1` and `nft -f` of a one-rule masquerade table, no netd. *netd*: netd's "
-               "ruleset with 1 network running, and with all networks running (same guest, network #1). "
+               "ruleset with 1 network running, and with all networks running (same guest, network #1); "
+               "each netd measurement is followed by a baseline one, and compared with it. "
                "Client, server and forwarding share the 2 cores, so this is noisy.\n")
     t = Table(unit="Gbit/s")
-    labels = sorted({re.search(r"b3-iperf-(.+)-(up|down)\.txt$", p).group(1)
-                     for p in glob.glob(os.path.join(raw, "b3-iperf-*.txt"))},
-                    key=lambda s: (s != "baseline", len(s), s))
+    labels = sorted({re.search(r"b3-iperf-(netd-.+)-(up|down)\.txt$", p).group(1)
+                     for p in glob.glob(os.path.join(raw, "b3-iperf-netd-*.txt"))},
+                    key=lambda s: (len(s), s))
     for d in ("up", "down"):
-        base = load(raw, "b3-iperf-baseline-" + d)
         for lab in labels:
-            t.add("%s, %s" % (lab, d), load(raw, "b3-iperf-%s-%s" % (lab, d)),
-                  base if lab != "baseline" else None, "baseline")
+            bl = iperf_baseline(raw, lab)
+            base = load(raw, "b3-iperf-%s-%s" % (bl, d))
+            t.add("%s, %s" % (lab, d), load(raw, "b3-iperf-%s-%s" % (lab, d)), base, bl)
+            t.add("%s, %s" % (bl, d), base)
     out.append(t.render())
+
+
+def iperf_baseline(raw, lab):
+    """The baseline measured right after netd's run lab (baseline-1net after netd-1net), or the
+    one of stage D alone."""
+    bl = "baseline" + lab[len("netd"):]
+    return bl if glob.glob(os.path.join(raw, "b3-iperf-%s-*.txt" % bl)) else "baseline"
 
 
 def b4(raw, fa, out):
@@ -294,6 +305,77 @@ plot %s
     return png
 
 
+def verdicts(raw, fa, out):
+    """The issue's acceptance figures, each computed from this run's samples."""
+    rows = []
+
+    def med(name):
+        v = load(raw, name)
+        return benchlib.median(v) if v else None
+
+    def row(what, figure, ok):
+        rows.append("| %s | %s | %s |" % (what, figure, "—" if ok is None else ("yes" if ok else "**no**")))
+
+    ls = levels(raw)
+    for p in ls:
+        n, f = med("b1-open-P%d-netd" % p), med("b1-open-P%d-floor" % p)
+        if n and f:
+            row("port.open median ≤ 1.5× the in-process floor, %d ports" % p,
+                "%.3f / %.3f ms = %.2f×" % (n, f, n / f), n / f <= 1.5)
+    if len(ls) > 1:
+        lo, hi = med("b1-open-P%d-netd" % ls[0]), med("b1-open-P%d-netd" % ls[-1])
+        if lo and hi:
+            row("port.open at %d ports ≤ 1.3× its %d-port figure" % (ls[-1], ls[0]),
+                "%.3f / %.3f ms = %.2f×" % (hi, lo, hi / lo), hi / lo <= 1.3)
+    idx = sorted(int(re.search(r"-N(\d+)\.txt$", p).group(1))
+                 for p in glob.glob(os.path.join(raw, "b2-answer-netd-N*.txt")))
+    for i in idx:
+        n, f = med("b2-answer-netd-N%d" % i), med("b2-answer-floor-N%d" % i)
+        if n is not None and f is not None:
+            row("network #%d: start to DHCP answer within 2 ms of the floor (same run)" % i,
+                "%.1f ms, floor %.1f ms: %+.1f ms" % (n, f, n - f), n - f <= 2.0)
+    if len(idx) > 1:
+        a, b = med("b2-answer-netd-N%d" % idx[0]), med("b2-answer-netd-N%d" % idx[-1])
+        fa1, fan = med("b2-answer-floor-N%d" % idx[0]), med("b2-answer-floor-N%d" % idx[-1])
+        if a and b:
+            fl = " (floor: %.2f×)" % (fan / fa1) if fa1 and fan else ""
+            row("network #%d no slower than 1.3× network #%d" % (idx[-1], idx[0]),
+                "%.1f / %.1f ms = %.2f×%s" % (b, a, b / a, fl), b / a <= 1.3)
+    for d in ("up", "down"):
+        for p in sorted(glob.glob(os.path.join(raw, "b3-iperf-netd-*-%s.txt" % d)), key=len):
+            lab = re.search(r"b3-iperf-(netd-\d+nets?)-", p).group(1)
+            bl = iperf_baseline(raw, lab)
+            v, base = med("b3-iperf-%s-%s" % (lab, d)), med("b3-iperf-%s-%s" % (bl, d))
+            if base and v:
+                row("iperf3 %s, %s, ≥ 97%% of the minimal ruleset (%s)" % (d, lab, bl),
+                    "%.2f / %.2f Gbit/s = %.1f%%" % (v, base, 100 * v / base), v / base >= 0.97)
+    for p in sorted(glob.glob(os.path.join(raw, "b4-adopt-*.txt"))):
+        lab = os.path.basename(p)[len("b4-adopt-"):-4]
+        v = benchlib.read_samples(p)
+        changed = sum(int(float(fa[k])) for k in fa if k.startswith("b4.%s." % lab) and
+                      (k.endswith(".ifindex_changed") or k.endswith(".links_new") or
+                       k.endswith(".dnsmasq_changed")))
+        if v:
+            m = benchlib.median(v)
+            row("restart adoption < 2 s, nothing recreated, %s" % lab,
+                "%.0f ms (max %.0f), %d links or dnsmasqs changed" % (m, max(v), changed),
+                max(v) < 2000 and changed == 0)
+    for k in sorted(fa):
+        m = re.match(r"b5\.netd\.(ports\d+)\.rss_kb$", k)
+        if m and m.group(1) == "ports%d" % (ls[-1] if ls else 0):
+            kb = float(fa[k])
+            row("netd RSS < 16 MB at %s" % m.group(1)[5:] + " ports", "%.1f MiB" % (kb / 1024),
+                kb < 16 * 1024)
+    v = med("b6-status-during-detach1000")
+    if v is not None:
+        row("status median < 5 ms while 1,000 ports are deleted", "%.2f ms" % v, v < 5)
+    v = med("b7-lease-total")
+    if v is not None:
+        row("new guest holds a lease ≤ 150 ms after its port is up (median)", "%.0f ms" % v, v <= 150)
+    out.append("## Summary: the figures the issue asks for\n\n| what | this run | holds |\n|---|---|---|\n" +
+               "\n".join(rows) + "\n")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--raw", required=True)
@@ -306,7 +388,7 @@ def main():
     out.append("Statistics: n samples, median, p99 by nearest rank; ratios are medians over the baseline's "
                "median measured in the same run. Raw samples (ms, one per line) are in `raw/`; the "
                "console output of the run is `run.log`.\n")
-    for f in (b1, b2, b3, b4, b5, b6, b7):
+    for f in (verdicts, b1, b2, b3, b4, b5, b6, b7):
         f(a.raw, fa, out)
     png = plot(a.raw, a.out)
     if png:

@@ -156,7 +156,7 @@ else
 	B4_PORTS=10000
 	B4_RESTARTS=3
 	IPERF_TIME=5
-	IPERF_REPS=3
+	IPERF_REPS=5
 	B7_ITER=50
 	B6_IDLE=400
 fi
@@ -434,7 +434,7 @@ stage_b()
 	if want 3; then
 		baseline_up
 		iperf_run "$B" "$g" "$o" netd-1net
-		iperf_run "$BASE_H" "$BASE_G" "$BASE_O" baseline
+		iperf_run "$BASE_H" "$BASE_G" "$BASE_O" baseline-1net
 	fi
 	t0=$(now_ms)
 	ip netns exec "$B" "$BIN/bench-net" netd --socket "$sock" --names "$TMP/names-rest" \
@@ -444,7 +444,7 @@ stage_b()
 	must ip -n "$B" link set bprobe master nb1
 	if want 3; then
 		iperf_run "$B" "$g" "$o" "netd-${NETS}nets"
-		iperf_run "$BASE_H" "$BASE_G" "$BASE_O" baseline
+		iperf_run "$BASE_H" "$BASE_G" "$BASE_O" "baseline-${NETS}nets"
 	fi
 
 	mem_facts "b5.netd.nets$NETS" "$NETD_PID"
