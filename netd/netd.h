@@ -93,6 +93,7 @@ struct network {
 	unsigned int dm_failures;	/* consecutive quick exits */
 	uint64_t dm_started_ms;
 	uint64_t dm_restart_at_ms;	/* when in DNSMASQ_BACKOFF */
+	bool taps_reaping;	/* its TAPs went to the reaper: so does its bridge */
 	char dm_error[256];	/* last failure, for show/status */
 
 	struct dhcp_lease *leases;	/* as last read from the lease file */
@@ -216,6 +217,10 @@ struct reaper;
 int reaper_start(struct reaper **ret);
 void reaper_delete(struct reaper *r, struct rtnl *rt, const int *ifindexes, size_t n);
 struct reaper *reaper_stop(struct reaper *r);	/* finishes the queue first */
+/* A stopped network's bridge, deleted after the TAPs queued before it. */
+void reaper_delete_bridge(struct reaper *r, struct rtnl *rt, int ifindex);
+/* Before creating a bridge: wait until the queued bridges are gone. */
+void reaper_wait_bridges(struct reaper *r);
 /* The loop polls reaper_fd(); reaper_collect() reports the links not deleted. */
 typedef void (*reaper_fail_cb)(int ifindex, int err, void *data);
 int reaper_fd(const struct reaper *r);

@@ -236,6 +236,8 @@ int network_setup_links(struct network *n)
 		return 0;
 	}
 
+	/* A stopped network's bridge of this name may still be on its way out. */
+	reaper_wait_bridges(n->netd->reaper);
 	snprintf(alias, sizeof(alias), NETD_ALIAS_PREFIX "%s", c->name);
 	network_bridge_mac(c->bridge, mac);
 	r = rtnl_bridge_create(rt, c->bridge,
@@ -551,12 +553,16 @@ int network_teardown(struct network *n)
 
 	network_stop_dnsmasq(n);
 	dhcp_remove_files(&n->paths);
-	if (c->mode != NET_MODE_BRIDGE && n->ifindex > 0) {
+	if (c->mode != NET_MODE_BRIDGE && n->ifindex > 0 && n->taps_reaping) {
+		/* After its TAPs: the loop does not wait for 1,000 ports to leave it. */
+		reaper_delete_bridge(n->netd->reaper, n->netd->rt, n->ifindex);
+	} else if (c->mode != NET_MODE_BRIDGE && n->ifindex > 0) {
 		r = rtnl_link_delete(n->netd->rt, n->ifindex);
 		if (r < 0)
 			log_error(c->name, "cannot delete bridge %s: %s", c->bridge, strerror(-r));
 	}
 	n->ifindex = 0;
 	n->running = false;
+	n->taps_reaping = false;
 	return r;
 }

@@ -374,8 +374,14 @@ void ports_remove_network(struct netd *d, const char *network)
 		}
 		p = next;
 	}
-	if (n)
+	if (n) {
+		struct network *net = netd_find_network(d, network);
+
 		reaper_delete(d->reaper, d->rt, doomed, n);
+		/* its bridge goes after them (network_teardown) */
+		if (net)
+			net->taps_reaping = true;
+	}
 	free(doomed);
 	if (guarded)
 		guard_sync_all(d);

@@ -14,7 +14,13 @@
  * their bridge) and reported through an eventfd (reaper_fd,
  * reaper_collect).
  *
- * Only the TAPs netd made go through here (they live in NETD_PORT_GROUP).
+ * Only the TAPs netd made go through here (they live in NETD_PORT_GROUP),
+ * and the bridges of stopped networks, queued after their TAPs
+ * (reaper_delete_bridge): deleting a bridge that still has 1,000 ports
+ * releases each of them first, 400 ms of the loop.  A bridge is deleted on
+ * its own (not through the group); it is empty by then.  Until it is gone,
+ * reaper_wait_bridges() holds up whoever would create a bridge (the name
+ * may be the same).
  */
 #include <errno.h>
 #include <pthread.h>
@@ -47,8 +53,10 @@ struct reaper {
 	pthread_t thread;
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
-	int *queue;		/* FIFO: queue[0] goes first */
+	int *queue;		/* FIFO: queue[0] goes first; -ifindex: a bridge */
 	size_t n, cap;
+	size_t bridges;		/* bridges queued or being deleted */
+	pthread_cond_t done;	/* signalled when bridges drops */
 	struct reap_failure *failed;	/* for reaper_collect() */
 	size_t n_failed, cap_failed;
 	bool stopping;
@@ -157,7 +165,23 @@ static void *reaper_main(void *arg)
 			pthread_cond_wait(&r->cond, &r->lock);
 		if (!r->n && r->stopping)
 			break;
-		n = r->n < REAP_CHUNK ? r->n : REAP_CHUNK;
+		if (r->queue[0] < 0) {
+			int bridge = -r->queue[0], err;
+
+			memmove(r->queue, r->queue + 1, (r->n - 1) * sizeof(int));
+			r->n--;
+			pthread_mutex_unlock(&r->lock);
+			err = rtnl_link_delete(r->rt, bridge);
+			if (err < 0 && err != -ENODEV)
+				record_failure(bridge, err, r);
+			pthread_mutex_lock(&r->lock);
+			r->bridges--;
+			pthread_cond_broadcast(&r->done);
+			continue;
+		}
+		/* TAPs up to the next bridge, REAP_CHUNK at most */
+		for (n = 0; n < r->n && n < REAP_CHUNK && r->queue[n] > 0; n++)
+			;
 		memcpy(chunk, r->queue, n * sizeof(int));
 		memmove(r->queue, r->queue + n, (r->n - n) * sizeof(int));
 		r->n -= n;
@@ -205,10 +229,12 @@ int reaper_start(struct reaper **ret)
 	(void)rtnl_link_delete_group(r->rt, REAP_GROUP);
 	pthread_mutex_init(&r->lock, NULL);
 	pthread_cond_init(&r->cond, NULL);
+	pthread_cond_init(&r->done, NULL);
 	err = -pthread_create(&r->thread, NULL, reaper_main, r);
 	if (err < 0) {
 		pthread_mutex_destroy(&r->lock);
 		pthread_cond_destroy(&r->cond);
+		pthread_cond_destroy(&r->done);
 		reaper_free(r);
 		return err;
 	}
@@ -236,6 +262,44 @@ void reaper_delete(struct reaper *r, struct rtnl *rt, const int *ifindexes, size
 	memcpy(r->queue + r->n, ifindexes, n * sizeof(int));
 	r->n += n;
 	pthread_cond_signal(&r->cond);
+	pthread_mutex_unlock(&r->lock);
+}
+
+/*
+ * A stopped network's bridge, after the TAPs queued so far.  Deleted here
+ * at once when it cannot be queued.
+ */
+void reaper_delete_bridge(struct reaper *r, struct rtnl *rt, int ifindex)
+{
+	int neg = -ifindex;
+
+	pthread_mutex_lock(&r->lock);
+	if (r->n + 1 > r->cap) {
+		size_t cap = (r->n + 1) * 2;
+		int *q = realloc(r->queue, cap * sizeof(*q));
+
+		if (!q) {
+			pthread_mutex_unlock(&r->lock);
+			(void)rtnl_link_delete(rt, ifindex);
+			return;
+		}
+		r->queue = q;
+		r->cap = cap;
+	}
+	r->queue[r->n++] = neg;
+	r->bridges++;
+	pthread_cond_signal(&r->cond);
+	pthread_mutex_unlock(&r->lock);
+}
+
+/* Block until no bridge deletion is queued or under way. */
+void reaper_wait_bridges(struct reaper *r)
+{
+	if (!r)
+		return;
+	pthread_mutex_lock(&r->lock);
+	while (r->bridges)
+		pthread_cond_wait(&r->done, &r->lock);
 	pthread_mutex_unlock(&r->lock);
 }
 
@@ -275,5 +339,6 @@ struct reaper *reaper_stop(struct reaper *r)
 	pthread_join(r->thread, NULL);
 	pthread_mutex_destroy(&r->lock);
 	pthread_cond_destroy(&r->cond);
+	pthread_cond_destroy(&r->done);
 	return reaper_free(r);
 }

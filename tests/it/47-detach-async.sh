@@ -21,6 +21,10 @@
 #     port.detach of it succeeds and the TAP is gone.
 #  4. A link netd only attached (a TAP made with ip tuntap): port.detach
 #     releases it (no master, no alias) and does not delete it.
+#  4b. network.stop of the network with 300 TAPs: its reply and a status on
+#     another connection come while TAPs are still there; all of them and
+#     the bridge go; port.create on the stopped network fails; after
+#     network.stop of 50 ports, network.start at once makes a new bridge.
 #  5. 150 ports, 100 port.detach, SIGTERM once the first reply came: netd
 #     exits 0; every ok reply it sent was for a TAP that is gone; no link is
 #     left in the reaper's group (it finished its queue before netd exited).
@@ -51,7 +55,7 @@ CONF
 SOCK=$IT_RUN/netd.sock
 
 cat >"$IT_TMP/detach.py" <<'PY'
-import json, os, selectors, signal, socket, sys
+import json, os, selectors, signal, socket, sys, time
 
 sock, net, phase = sys.argv[1], sys.argv[2], sys.argv[3]
 failures = 0
@@ -259,8 +263,48 @@ def phase_shutdown():
     print(answered, file=open(sys.argv[5], "w"))
 
 
+def phase_stop():
+    """network.stop of a network with 300 TAPs: the reply and a status on another
+    connection come while the TAPs and the bridge are still being deleted; all of
+    them go; a network.start right after makes a new bridge."""
+    c, b = Client(), Client()
+    taps = create(c, 300)
+    br_idx = socket.if_nametoindex(sys.argv[4])
+    t0 = time.monotonic()
+    r = c.ask("network.stop", {"name": net})
+    t_stop = time.monotonic() - t0
+    check(r.get("ok") is True, "network.stop with 300 ports: %s" % r)
+    t1 = time.monotonic()
+    st = b.ask("status")
+    t_status = time.monotonic() - t1
+    left = sum(not gone(name, idx) for name, idx in taps)
+    check(st.get("ok") is True and left > 0,
+          "status answered in %.1f ms after network.stop (%.0f ms) while %d of its 300 TAPs "
+          "were still there" % (t_status * 1000, t_stop * 1000, left))
+    end = time.monotonic() + 30
+    while time.monotonic() < end and (any(not gone(n, i) for n, i in taps) or
+                                      not gone(sys.argv[4], br_idx)):
+        time.sleep(0.01)
+    check(all(gone(n, i) for n, i in taps) and gone(sys.argv[4], br_idx),
+          "the 300 TAPs and bridge %s are gone (%.0f ms after network.stop)" %
+          (sys.argv[4], (time.monotonic() - t0) * 1000))
+    c.write([{"id": 1, "op": "port.create", "args": {"network": net}}])
+    check(c.reply().get("ok") is False, "port.create on the stopped network is refused")
+    check(c.ask("network.start", {"name": net}).get("ok") is True, "network.start again")
+    br_idx = socket.if_nametoindex(sys.argv[4])
+    taps = create(Client(), 50)
+    r = c.ask("network.stop", {"name": net})
+    r = c.ask("network.start", {"name": net})
+    check(r.get("ok") is True, "network.start right after network.stop of 50 ports: %s" % r)
+    idx = socket.if_nametoindex(sys.argv[4])
+    check(idx != br_idx and all(gone(n, i) for n, i in taps) and ports(c) == [],
+          "a new bridge %s (ifindex %d), no port, none of the 50 TAPs left" % (sys.argv[4], idx))
+    r = c.ask("port.attach", {"network": net, "ifname": "itatt0"})
+    check(r.get("ok") is True, "port.attach itatt0 again (for --cleanup): %s" % r)
+
+
 {"async": phase_async, "disconnect": phase_disconnect, "fail": phase_fail, "retry": phase_retry,
- "attached": phase_attached, "shutdown": phase_shutdown}[phase]()
+ "attached": phase_attached, "shutdown": phase_shutdown, "stop": phase_stop}[phase]()
 sys.exit(1 if failures else 0)
 PY
 
@@ -313,6 +357,10 @@ ok "nothing left in the reaper's group"
 must ip -n "$IT_HOST" tuntap add dev itatt0 mode tap
 dx attached itatt0 || fail "attached link (above)"
 ok "attached TAP released by port.detach, not deleted"
+
+# ---------------------------------------------------------------- 4b
+dx stop "$BR" || fail "network.stop with 300 ports (above)"
+ok "network.stop hands its TAPs and bridge to the reaper; start right after waits for them"
 
 # ---------------------------------------------------------------- 5
 before=$(in_group "$PORT_GROUP")
