@@ -2,6 +2,7 @@
 /* The port table, its link monitor and adoption (see ports.h). */
 #include <errno.h>
 #include <pwd.h>
+#include <time.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -800,11 +801,46 @@ void ports_learn_macs(struct netd *d)
 		(void)rtnl_fdb_dump(d->rt, on_fdb, d);
 }
 
+/*
+ * The name of a port's owner, from a small cache: getpwuid() reads
+ * /etc/passwd (and asks systemd after that) on every call, which was a
+ * good part of a port.open's reply and 10,000 file reads per port.list.
+ * An entry is trusted for 10 s.  NULL when the uid has no name.
+ */
+static const char *owner_name(uid_t uid)
+{
+	static struct {
+		uid_t uid;
+		bool known;
+		time_t at;
+		char name[64];
+	} cache[16];
+	static unsigned int next;
+	time_t now = time(NULL);
+	struct passwd *pw;
+	unsigned int k;
+
+	for (k = 0; k < 16; k++)
+		if (cache[k].at && cache[k].uid == uid && now - cache[k].at < 10)
+			return cache[k].known ? cache[k].name : NULL;
+	for (k = 0; k < 16 && !(cache[k].at && cache[k].uid == uid); k++)
+		;
+	if (k == 16)
+		k = next++ % 16;
+	pw = getpwuid(uid);
+	cache[k].uid = uid;
+	cache[k].at = now;
+	cache[k].known = pw && strlen(pw->pw_name) < sizeof(cache[k].name);
+	if (cache[k].known)
+		snprintf(cache[k].name, sizeof(cache[k].name), "%s", pw->pw_name);
+	return cache[k].known ? cache[k].name : NULL;
+}
+
 json_object *port_to_json(struct netd *d, const struct port *p)
 {
 	json_object *o = json_object_new_object();
 	struct network *n = netd_find_network(d, p->network);
-	struct passwd *pw = getpwuid(p->owner);
+	const char *owner = owner_name(p->owner);
 	char mac[18];
 
 	if (!o)
@@ -819,7 +855,7 @@ json_object *port_to_json(struct netd *d, const struct port *p)
 		json_object_object_add(o, "mac", NULL);
 	}
 	json_object_object_add(o, "owner", json_object_new_int64(p->owner));
-	json_object_object_add(o, "owner_name", pw ? json_object_new_string(pw->pw_name) : NULL);
+	json_object_object_add(o, "owner_name", owner ? json_object_new_string(owner) : NULL);
 	json_object_object_add(o, "kind", json_object_new_string(port_kind_to_string(p->kind)));
 	json_object_object_add(o, "state", json_object_new_string(p->up ? "up" : "down"));
 	json_object_object_add(o, "ip", NULL);
