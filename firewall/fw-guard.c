@@ -663,3 +663,28 @@ int fw_plan_guard_set(const struct fw_guard *old, const struct fw_guard *new,
 					  new ? &kn : NULL) : fw_oom(&ctx);
 	return fw_plan_result(&ctx, r, ret);
 }
+
+int fw_plan_guard_remove(const struct fw_guard *old, size_t n, struct fw_plan **ret,
+			 char *err, size_t errlen)
+{
+	struct fw_ctx ctx = { .family = NFPROTO_BRIDGE, .err = err,
+			      .errlen = errlen };
+	int r = 0;
+
+	if (err && errlen)
+		err[0] = '\0';
+	for (size_t i = 0; r == 0 && i < n; i++)
+		r = fw_guard_check(&ctx, &old[i]);
+	if (r < 0)
+		return r;
+	ctx.plan = calloc(1, sizeof(*ctx.plan));
+	if (!ctx.plan)
+		r = fw_oom(&ctx);
+	for (size_t i = 0; r == 0 && i < n; i++) {
+		struct fw_guard_keys ko;
+
+		fw_guard_keys_of(&old[i], &ko);
+		r = fw_guard_set_elems(&ctx, &ko, NULL);
+	}
+	return fw_plan_result(&ctx, r, ret);
+}

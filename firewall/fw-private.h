@@ -194,6 +194,8 @@ const char *fw_net_clash_hint(const struct fw_msg *msg);
 int fw_plan_guard_sync(const struct fw_guard *g, size_t n,
 		       const struct fw_prefix *v6, size_t n_v6,
 		       struct fw_plan **ret, char *err, size_t errlen);
+int fw_plan_guard_remove(const struct fw_guard *old, size_t n, struct fw_plan **ret,
+			 char *err, size_t errlen);
 int fw_plan_guard_set(const struct fw_guard *old, const struct fw_guard *new,
 		      struct fw_plan **ret, char *err, size_t errlen);
 

@@ -497,6 +497,25 @@ int fw_guard_set(struct fw *fw, const struct fw_guard *old,
 	return ret;
 }
 
+int fw_guard_remove(struct fw *fw, const struct fw_guard *old, size_t n)
+{
+	struct fw_plan *plan = NULL;
+	int ret;
+
+	fw->errmsg[0] = '\0';
+	if (!n)
+		return 0;
+	ret = fw_plan_guard_remove(old, n, &plan, fw->errmsg, sizeof(fw->errmsg));
+	if (ret < 0)
+		return ret;
+	ret = fw_send_plan(fw, plan);
+	fw_plan_free(plan);
+	if (ret == -ENOENT)
+		fw_errmsg_add(fw, "table bridge %s or one of its sets is "
+			      "missing", FW_TABLE);
+	return ret;
+}
+
 struct fw_get_ctx {
 	uint32_t seq;
 	bool answered;

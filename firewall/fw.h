@@ -154,6 +154,10 @@ int fw_guard_sync(struct fw *fw, const struct fw_guard *g, size_t n,
 int fw_guard_set(struct fw *fw, const struct fw_guard *old,
 		 const struct fw_guard *new);
 
+/* Remove n ports' guards in one batch (a network stopped); as
+ * fw_guard_set(fw, &old[i], NULL) for each, but one commit. */
+int fw_guard_remove(struct fw *fw, const struct fw_guard *old, size_t n);
+
 /*
  * Watching the ruleset (fw-monitor.c).  fw_monitor_read() drains the
  * NFNLGRP_NFTABLES events queued on fw_monitor_fd() and returns 1 when a

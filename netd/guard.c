@@ -151,6 +151,38 @@ void guard_port(struct netd *d, struct port *p)
 			  want.has_ip4 ? inet_ntoa(want.ip4) : "");
 }
 
+/*
+ * The ports of a network that stops, all at once: one batch that drops
+ * their elements (a rebuild of the whole table, with 9,000 other ports,
+ * took 250 ms of the loop).  Marks them unguarded.  Falls back to a
+ * rebuild if the table is not as expected.
+ */
+void guard_forget_network(struct netd *d, const char *network)
+{
+	struct fw_guard *g = calloc(d->n_ports + 1, sizeof(*g));
+	size_t n = 0, it;
+	int r;
+
+	for (struct port *p = ports_first(d, &it); g && p; p = ports_next(d, p, &it)) {
+		if (!p->guarded || strcmp(p->network, network) != 0)
+			continue;
+		g[n] = (struct fw_guard){ .ifname = p->ifname, .has_ip4 = p->guard_has_ip4,
+					  .ip4 = p->guard_ip4 };
+		memcpy(g[n++].mac, p->guard_mac, 6);
+	}
+	r = g ? fw_guard_remove(d->fw, g, n) : -ENOMEM;
+	if (r < 0)
+		log_warn(network, "cannot drop its ports' protection in one batch: %s%s%s; rebuilding "
+			 "table bridge %s", strerror(-r), *fw_errmsg(d->fw) ? ": " : "",
+			 fw_errmsg(d->fw), FW_TABLE);
+	for (struct port *p = ports_first(d, &it); p; p = ports_next(d, p, &it))
+		if (strcmp(p->network, network) == 0)
+			p->guarded = false;
+	free(g);
+	if (r < 0)
+		guard_sync_all(d);
+}
+
 /* A port is going away: drop its elements. */
 void guard_forget(struct netd *d, struct port *p)
 {

@@ -349,15 +349,11 @@ int port_remove(struct netd *d, struct port *p)
 void ports_remove_network(struct netd *d, const char *network)
 {
 	int *doomed = calloc(d->n_ports + 1, sizeof(int));
-	size_t it, n = 0, guarded = 0;
-	struct port *p = ports_first(d, &it);
+	size_t it, n = 0;
+	struct port *p;
 
-	/* One guard rebuild at the end instead of a batch per port. */
-	for (struct port *q = p; q; q = ports_next(d, q, &it))
-		if (strcmp(q->network, network) == 0 && q->guarded) {
-			q->guarded = false;
-			guarded++;
-		}
+	/* One batch for all their guards instead of a batch per port. */
+	guard_forget_network(d, network);
 	p = ports_first(d, &it);
 	while (p) {
 		struct port *next = ports_next(d, p, &it);
@@ -384,8 +380,6 @@ void ports_remove_network(struct netd *d, const char *network)
 			net->taps_reaping = true;
 	}
 	free(doomed);
-	if (guarded)
-		guard_sync_all(d);
 }
 
 /*

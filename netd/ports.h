@@ -86,6 +86,7 @@ void ports_learn_macs(struct netd *d);
 int guard_sync_all(struct netd *d);
 void guard_port(struct netd *d, struct port *p);
 void guard_forget(struct netd *d, struct port *p);
+void guard_forget_network(struct netd *d, const char *network);	/* its ports, one batch */
 void guard_network(struct netd *d, const char *network);
 
 /* Iterate: for (p = ports_first(d, &i); p; p = ports_next(d, p, &i)) */

@@ -972,6 +972,27 @@ static void test_guard_elements(struct fw *fw)
 	ret = fw_guard_set(fw, NULL, &g2);
 	check(ret == 0, "guard set: adding vg2 twice is fine (%d %s)", ret,
 	      fw_errmsg(fw));
+	{
+		struct fw_guard two[2] = { g1_guard(true), g2 };
+		const char *get1 = "nft get element bridge netd guarded "
+				   "'{ \"vg1\" }' >/dev/null 2>&1";
+
+		ret = fw_guard_set(fw, NULL, &two[0]);
+		check(ret == 0 && run(NULL, "%s", get1) == 0,
+		      "guard set: vg1 added (%d %s)", ret, fw_errmsg(fw));
+		ret = fw_guard_remove(fw, two, 2);
+		check(ret == 0 && run(NULL, "%s", get) != 0 &&
+		      run(NULL, "%s", get1) != 0,
+		      "guard remove: vg1 and vg2 gone in one batch (%d %s)",
+		      ret, fw_errmsg(fw));
+		ret = fw_guard_remove(fw, two, 2);
+		check(ret == 0, "guard remove: again is fine (%d %s)", ret,
+		      fw_errmsg(fw));
+		check(fw_guard_remove(fw, NULL, 0) == 0,
+		      "guard remove of none is fine");
+		ret = fw_guard_set(fw, NULL, &g2);
+		check(ret == 0, "guard set: vg2 back (%d)", ret);
+	}
 }
 
 static void test_guard_traffic(struct fw *fw)

@@ -140,18 +140,15 @@ static int count_tun(const struct rtnl_link *l, void *data)
 	return 0;
 }
 
-/* TUN/TAP links now; a dump the kernel kept interrupting (links being
- * deleted meanwhile: -EAGAIN) is tried again, for up to a second. */
+/* TUN/TAP links now; -1 when the kernel kept interrupting the dump
+ * (links being deleted meanwhile: -EAGAIN), which a poll tries again. */
 static long tun_links(struct rtnl *rt)
 {
-	uint64_t end = bu_now_ns() + 1000000000ull;
-	long n;
-	int r;
+	long n = 0;
+	int r = rtnl_link_dump(rt, count_tun, &n);
 
-	do {
-		n = 0;
-		r = rtnl_link_dump(rt, count_tun, &n);
-	} while (r == -EAGAIN && bu_now_ns() < end);
+	if (r == -EAGAIN)
+		return -1;
 	if (r < 0)
 		bu_die("link dump: %s", strerror(-r));
 	return n;
@@ -220,7 +217,8 @@ int main(int argc, char **argv)
 	if ((r = proto_client_open(w.socket, &c)) < 0 || (r = rtnl_open(&rt)) < 0)
 		bu_die("cannot connect: %s", strerror(-r));
 	if (gone)
-		before = tun_links(rt);
+		while ((before = tun_links(rt)) < 0)
+			usleep(20000);
 
 	next = bu_now_ns();
 	for (long i = 0; i < n_idle; i++) {
@@ -253,7 +251,7 @@ int main(int argc, char **argv)
 		uint64_t end = bu_now_ns() + 120000000000ull;
 		long now;
 
-		while ((now = tun_links(rt)) > before - gone && bu_now_ns() < end)
+		while (((now = tun_links(rt)) < 0 || now > before - gone) && bu_now_ns() < end)
 			usleep(20000);
 		gone_ms = bu_ms(w.t0, bu_now_ns());
 		printf("%s: %ld TAPs gone from the kernel %.1f ms after the request (%ld left of %ld)\n",
