@@ -167,7 +167,8 @@ def b3(raw, fa, out):
                "uplink veth, masqueraded (*up*: guest→outside; *down*: `-R`). *baseline*: a bridge, "
                "`ip_forward=1` and `nft -f` of a one-rule masquerade table, no netd. *netd*: netd's "
                "ruleset with 1 network running, and with all networks running (same guest, network #1); "
-               "each netd measurement is followed by a baseline one, and compared with it. "
+               "netd and the baseline take turns run by run (iperf3 server pinned to CPU 1, client to "
+               "CPU 0), and each netd figure is compared with its own baseline's. "
                "Client, server and forwarding share the 2 cores, so this is noisy.\n")
     t = Table(unit="Gbit/s")
     labels = sorted({re.search(r"b3-iperf-(netd-.+)-(up|down)\.txt$", p).group(1)
@@ -347,8 +348,14 @@ def verdicts(raw, fa, out):
             bl = iperf_baseline(raw, lab)
             v, base = med("b3-iperf-%s-%s" % (lab, d)), med("b3-iperf-%s-%s" % (bl, d))
             if base and v:
+                a, b = load(raw, "b3-iperf-%s-%s" % (lab, d)), load(raw, "b3-iperf-%s-%s" % (bl, d))
+                pairs = [x / y for x, y in zip(a, b) if y]
+                paired = (", run by run %.1f%% (median of %d)" % (100 * benchlib.median(pairs), len(pairs))
+                          if pairs else "")
+                spread = ", baseline runs %.1f-%.1f" % (min(b), max(b)) if b else ""
                 row("iperf3 %s, %s, ≥ 97%% of the minimal ruleset (%s)" % (d, lab, bl),
-                    "%.2f / %.2f Gbit/s = %.1f%%" % (v, base, 100 * v / base), v / base >= 0.97)
+                    "%.2f / %.2f Gbit/s = %.1f%%%s%s" % (v, base, 100 * v / base, paired, spread),
+                    v / base >= 0.97)
     for p in sorted(glob.glob(os.path.join(raw, "b4-adopt-*.txt"))):
         lab = os.path.basename(p)[len("b4-adopt-"):-4]
         v = benchlib.read_samples(p)

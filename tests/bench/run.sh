@@ -30,7 +30,8 @@
 #      one: benchmarks 2 (start to DHCP answer), 3 (iperf3 through NAT with
 #      1 and N networks), 5 (dnsmasq RSS), 4 (restart adoption with N
 #      networks and 10,000 ports (1,000 with --quick)).
-#   C  the floor of benchmark 2, without netd.
+#   C  the floor of benchmark 2, without netd, in namespaces of its own:
+#      run inside stage B right after netd's figure for 1 and N networks.
 #   D  the baseline of benchmark 3: a hand-written nft masquerade, no netd
 #      (measured in stage B, right after each netd measurement, when
 #      stage B runs).
@@ -146,17 +147,17 @@ if [ "$QUICK" = 1 ]; then
 	B4_PORTS=1000
 	B4_RESTARTS=2
 	IPERF_TIME=3
-	IPERF_REPS=2
+	IPERF_REPS=4
 	B7_ITER=15
 	B6_IDLE=100
 else
 	PORT_LEVELS="10 1000 10000"
 	B1_ROUNDS=200
-	B2_REPEAT=10
+	B2_REPEAT=20
 	B4_PORTS=10000
 	B4_RESTARTS=3
-	IPERF_TIME=5
-	IPERF_REPS=5
+	IPERF_TIME=3
+	IPERF_REPS=10
 	B7_ITER=50
 	B6_IDLE=400
 fi
@@ -179,7 +180,7 @@ fact() { printf '%s\t%s\n' "$1" "$2" >>"$RAW/facts.tsv"; }
 now_ms() { echo $(($(date +%s%N) / 1000000)); }
 
 [ "$(id -u)" = 0 ] || die "needs root (network namespaces)"
-for t in ip nft dnsmasq iperf3 tcpdump gnuplot ss setsid "$PY"; do
+for t in ip nft dnsmasq iperf3 tcpdump gnuplot ss setsid taskset "$PY"; do
 	command -v "$t" >/dev/null 2>&1 || die "$t not found (apt-get install iproute2 nftables dnsmasq-base iperf3 tcpdump gnuplot-nox)"
 done
 if [ -x /usr/sbin/udhcpc ]; then UDHCPC=/usr/sbin/udhcpc; else UDHCPC=$(command -v udhcpc) || die "udhcpc not found (apt-get install udhcpc)"; fi
@@ -275,39 +276,73 @@ ctl() { local ns=$1 sock=$2; shift 2; ip netns exec "$ns" "$NETDCTL" --socket "$
 
 # ---------------------------------------------------------------- iperf3
 
-# iperf_run HOSTNS GUESTNS OUTNS LABEL: guest -> outside (up) and back
-# (down, -R), IPERF_REPS runs of IPERF_TIME s each; Gbit/s samples,
-# appended: a label measured several times in a run pools its samples
-# (RAW is emptied at the start).
-iperf_run()
+# iperf_server OUTNS: an iperf3 server on 203.0.113.2:5201; its pid in SPID.
+iperf_server()
 {
-	local g=$2 o=$3 label=$4 r dir bps end spid f before
-	ip netns exec "$o" iperf3 -s -p 5201 </dev/null >/dev/null 2>&1 &
-	spid=$!
+	local end
+	# Server on CPU 1, client on CPU 0 (iperf_once): on 2 cores, letting
+	# the scheduler move them made runs differ by 20%.
+	ip netns exec "$1" taskset -c 1 iperf3 -s -p 5201 </dev/null >/dev/null 2>&1 &
+	SPID=$!
 	end=$(($(now_ms) + 5000))
-	until [ -n "$(ip netns exec "$o" ss -Hltn 'sport = :5201' 2>/dev/null)" ]; do
+	until [ -n "$(ip netns exec "$1" ss -Hltn 'sport = :5201' 2>/dev/null)" ]; do
 		[ "$(now_ms)" -lt "$end" ] || die "iperf3 server did not start"
 		sleep 0.05
 	done
-	for dir in up down; do
-		f=$RAW/b3-iperf-$label-$dir.txt
-		touch "$f"
-		before=$(wc -l <"$f")
-		for r in $(seq 1 "$IPERF_REPS"); do
-			# A failed run is recorded, not fatal: it is a result too.
-			if ! bps=$(timeout $((IPERF_TIME + 30)) ip netns exec "$g" iperf3 -c 203.0.113.2 -p 5201 \
-				-t "$IPERF_TIME" -J $([ "$dir" = down ] && echo -R) </dev/null |
-				"$PY" -c 'import json,sys; d = json.load(sys.stdin); print(d["end"]["sum_received"]["bits_per_second"]) if "sum_received" in d.get("end", {}) else sys.exit(d.get("error", "no result"))' 2>"$TMP/iperf.err"); then
-				log "iperf3 $label $dir run $r FAILED: $(tr '\n' ' ' <"$TMP/iperf.err")"
-				fact "b3.$label.$dir.failed_runs" "$r: $(tr '\n' ' ' <"$TMP/iperf.err")"
-				continue
-			fi
-			"$PY" -c "print('%.6f' % ($bps / 1e9))" >>"$f"
+}
+
+# iperf_once GUESTNS LABEL DIR R: one iperf3 run, guest -> outside (up) or
+# back (down); Gbit/s appended to RAW/b3-iperf-LABEL-DIR.txt.
+iperf_once()
+{
+	local g=$1 label=$2 dir=$3 r=$4 bps f=$RAW/b3-iperf-$2-$3.txt
+	touch "$f"
+	# A failed run is recorded, not fatal: it is a result too.
+	if ! bps=$(timeout $((IPERF_TIME + 30)) ip netns exec "$g" taskset -c 0 iperf3 -c 203.0.113.2 -p 5201 \
+		-t "$IPERF_TIME" -J $([ "$dir" = down ] && echo -R) </dev/null |
+		"$PY" -c 'import json,sys; d = json.load(sys.stdin); print(d["end"]["sum_received"]["bits_per_second"]) if "sum_received" in d.get("end", {}) else sys.exit(d.get("error", "no result"))' 2>"$TMP/iperf.err"); then
+		log "iperf3 $label $dir run $r FAILED: $(tr '\n' ' ' <"$TMP/iperf.err")"
+		fact "b3.$label.$dir.failed_runs" "$r: $(tr '\n' ' ' <"$TMP/iperf.err")"
+		return
+	fi
+	"$PY" -c "print('%.6f' % ($bps / 1e9))" >>"$f"
+}
+
+# iperf_pair LABEL: netd (B's guest) and the baseline take turns, run by
+# run, so both see the same machine: netd-LABEL and baseline-LABEL.
+iperf_pair()
+{
+	local label=$1 r dir s1 s2
+	iperf_server "$O_NS"
+	s1=$SPID
+	iperf_server "$BASE_O"
+	s2=$SPID
+	for r in $(seq 1 "$IPERF_REPS"); do
+		for dir in up down; do
+			iperf_once "$G_NS" "netd-$label" "$dir" "$r"
+			iperf_once "$BASE_G" "baseline-$label" "$dir" "$r"
 		done
-		log "iperf3 $label $dir (Gbit/s): $(tail -n +$((before + 1)) "$f" | tr '\n' ' ')"
 	done
-	kill "$spid" 2>/dev/null
-	wait "$spid" 2>/dev/null
+	for dir in up down; do
+		log "iperf3 netd-$label $dir (Gbit/s): $(tr '\n' ' ' <"$RAW/b3-iperf-netd-$label-$dir.txt")"
+		log "iperf3 baseline-$label $dir (Gbit/s): $(tr '\n' ' ' <"$RAW/b3-iperf-baseline-$label-$dir.txt")"
+	done
+	kill "$s1" "$s2" 2>/dev/null
+	wait "$s1" "$s2" 2>/dev/null
+}
+
+# iperf_alone LABEL: the baseline only (stage D without stage B).
+iperf_alone()
+{
+	local r dir
+	iperf_server "$BASE_O"
+	for r in $(seq 1 "$IPERF_REPS"); do
+		for dir in up down; do
+			iperf_once "$BASE_G" "$1" "$dir" "$r"
+		done
+	done
+	kill "$SPID" 2>/dev/null
+	wait "$SPID" 2>/dev/null
 }
 
 # ---------------------------------------------------------------- stage A
@@ -429,22 +464,22 @@ stage_b()
 		--guest-ns "$g" --veth bprobe --probe-at 1 --repeat "$B2_REPEAT" --out "$RAW" ||
 		die "bench-net (network 1) failed"
 	t1=$(($(now_ms) - t0))
+	want 2 && floor_at N1 0
 	must ip -n "$g" addr add 10.100.1.50/24 dev eth0
 	must ip -n "$g" route add default via 10.100.1.1
 	if want 3; then
 		baseline_up
-		iperf_run "$B" "$g" "$o" netd-1net
-		iperf_run "$BASE_H" "$BASE_G" "$BASE_O" baseline-1net
+		G_NS=$g O_NS=$o iperf_pair 1net
 	fi
 	t0=$(now_ms)
 	ip netns exec "$B" "$BIN/bench-net" netd --socket "$sock" --names "$TMP/names-rest" \
 		--guest-ns "$g" --veth bprobe --probe-at "$NETS" --repeat "$B2_REPEAT" --out "$RAW" \
 		--index-base 1 || die "bench-net (networks 2..$NETS) failed"
 	fact b.start_all_ms $((t1 + $(now_ms) - t0))
+	want 2 && floor_at "N$NETS" $((NETS - 1)) --prefill-dnsmasq
 	must ip -n "$B" link set bprobe master nb1
 	if want 3; then
-		iperf_run "$B" "$g" "$o" "netd-${NETS}nets"
-		iperf_run "$BASE_H" "$BASE_G" "$BASE_O" "baseline-${NETS}nets"
+		G_NS=$g O_NS=$o iperf_pair "${NETS}nets"
 	fi
 
 	mem_facts "b5.netd.nets$NETS" "$NETD_PID"
@@ -476,25 +511,22 @@ stage_b()
 
 # ---------------------------------------------------------------- stage C
 
-stage_c()
+# floor_at LABEL PREFILL [--prefill-dnsmasq]: the floor of benchmark 2 in
+# namespaces of its own (no netd), run inside stage B right after netd's
+# figure for the same network count, so both see the same machine.
+floor_at()
 {
-	local f=${PREFIX}f fg=${PREFIX}fg f2=${PREFIX}f2 fg2=${PREFIX}fg2 dir=$TMP/c
-	log "stage C: the floor of benchmark 2 (no netd)"
-	ns_add f
-	ns_add fg
+	local label=$1 prefill=$2 f=${PREFIX}f$1 fg=${PREFIX}fg$1 dir=$TMP/c$1
+	shift 2
+	log "stage C: the floor of benchmark 2 for $label (no netd)"
+	ns_add "f$label"
+	ns_add "fg$label"
 	veth_guest "$f" bprobe "$fg"
 	mkdir -p "$dir/run" "$dir/state"
 	ip netns exec "$f" "$BIN/bench-net" floor --guest-ns "$fg" --veth bprobe --run-dir "$dir/run" \
-		--state-dir "$dir/state" --prefill 0 --repeat "$B2_REPEAT" --label N1 --out "$RAW" ||
-		die "bench-net floor (1) failed"
-	ns_add f2
-	ns_add fg2
-	veth_guest "$f2" bprobe "$fg2"
-	ip netns exec "$f2" "$BIN/bench-net" floor --guest-ns "$fg2" --veth bprobe --run-dir "$dir/run" \
-		--state-dir "$dir/state" --prefill $((NETS - 1)) --prefill-dnsmasq --repeat "$B2_REPEAT" --label "N$NETS" \
-		--out "$RAW" || die "bench-net floor ($NETS) failed"
-	kill_ns_procs "$f" "$fg" "$f2" "$fg2" 2>/dev/null
-	log "stage C done"
+		--state-dir "$dir/state" --prefill "$prefill" "$@" --repeat "$B2_REPEAT" --label "$label" \
+		--out "$RAW" || die "bench-net floor ($label) failed"
+	kill_ns_procs "$f" "$fg" 2>/dev/null
 }
 
 # ---------------------------------------------------------------- stage D
@@ -537,7 +569,7 @@ stage_d()
 	log "stage D: iperf3 baseline, a hand-written masquerade ruleset (no netd)"
 	if [ -z "$BASE_H" ]; then
 		baseline_up
-		iperf_run "$BASE_H" "$BASE_G" "$BASE_O" baseline
+		iperf_alone baseline
 	else
 		log "measured in stage B, next to netd"
 	fi
@@ -565,7 +597,6 @@ cat "$RAW/machine.txt"
 
 if want 1 || want 5 || want 6 || want 7; then stage_a; fi
 if want 2 || want 3 || want 4 || want 5; then stage_b; fi
-want 2 && stage_c
 want 3 && stage_d
 fact total_s $(($(date +%s) - T_START))
 log "writing $RESULTS/REPORT.md and port-open.png"
