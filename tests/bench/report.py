@@ -296,7 +296,7 @@ set logscale y
 set xlabel 'ports on the host'
 set ylabel 'latency (ms)'
 set title 'port.open: request to TAP fd in hand (up on the bridge)'
-set key top left box opaque
+set key bottom right box opaque
 set grid
 set xrange [%f:%f]
 plot %s
