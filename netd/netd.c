@@ -919,6 +919,16 @@ static bool name_listed(const struct stale_ctx *s, const char *net)
 }
 
 /*
+ * An AutoStart=no network that was not started again at start-up: what a
+ * netd left of it (killed while the reaper was deleting its bridge) goes.
+ * A network that should run but failed to start keeps its links.
+ */
+static bool meant_stopped(const struct network *n)
+{
+	return !n->running && !n->cfg->autostart;
+}
+
+/*
  * A link carrying our alias for a network no file describes any more: its
  * bridge and the TAPs netd made for it go; links netd only attached are
  * released.  A network whose file is there but broken keeps everything.
@@ -934,16 +944,21 @@ static int on_stale_link(const struct rtnl_link *l, void *data)
 	    strncmp(l->alias, NETD_ALIAS_PREFIX, strlen(NETD_ALIAS_PREFIX)) == 0) {
 		net = l->alias + strlen(NETD_ALIAS_PREFIX);
 		n = netd_find_network(s->d, net);
-		if ((n && strcmp(n->cfg->bridge, l->name) == 0) || (!n && name_listed(s, net)))
+		if ((n && strcmp(n->cfg->bridge, l->name) == 0 && !meant_stopped(n)) ||
+		    (!n && name_listed(s, net)))
 			return 0;
-		log_info(net, "removing bridge %s: no longer configured", l->name);
+		log_info(net, "removing bridge %s: %s", l->name,
+			 n && meant_stopped(n) ? "the network is stopped" : "no longer configured");
 		(void)rtnl_link_delete(s->d->rt, l->ifindex);
 		return 0;
 	}
-	if (port_alias_parse(l->alias, &p) < 0 || netd_find_network(s->d, p.network) ||
-	    name_listed(s, p.network))
+	if (port_alias_parse(l->alias, &p) < 0)
 		return 0;
-	log_info(p.network, "removing port %s: its network is no longer configured", l->name);
+	n = netd_find_network(s->d, p.network);
+	if ((n && !meant_stopped(n)) || (!n && name_listed(s, p.network)))
+		return 0;
+	log_info(p.network, "removing port %s: its network is %s", l->name,
+		 n ? "stopped" : "no longer configured");
 	if (p.kind == PORT_ATTACHED)
 		(void)rtnl_port_setup(s->d->rt, l->ifindex, &(struct rtnl_port_opts){ .alias = "" });
 	else

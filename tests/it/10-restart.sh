@@ -7,7 +7,8 @@
 # lease), the lease file still has the first guest's lease, and the first
 # guest's address still works.  A network with AutoStart=no that netdctl
 # started is adopted the same way (same bridge, same dnsmasq); once
-# stopped, a restarted netd leaves it stopped.
+# stopped, a restarted netd leaves it stopped and removes a bridge and TAP
+# of it that a killed netd left.
 . "$(dirname "$0")/lib.sh"
 
 it_init
@@ -98,3 +99,15 @@ netd_stop
 netd_start
 link_exists "$IT_HOST" itrs1 && fail "lab was stopped, but the restarted netd brought it up again"
 ok "lab, stopped by request, stays stopped across a restart"
+
+# What a netd killed while its reaper deleted lab's links would leave.
+netd_stop
+must ip -n "$IT_HOST" link add itrs1 type bridge
+must ip -n "$IT_HOST" link set itrs1 alias "netd:lab"
+must ip -n "$IT_HOST" tuntap add dev netd-t77 mode tap
+must ip -n "$IT_HOST" link set netd-t77 alias "netd:lab:port:0:persistent" master itrs1
+netd_start
+link_exists "$IT_HOST" itrs1 && fail "the stopped lab's leftover bridge itrs1 survived the start-up"
+link_exists "$IT_HOST" netd-t77 && fail "the stopped lab's leftover TAP netd-t77 survived the start-up"
+[ "$(link_ifindex "$IT_HOST" "$BR")" = "$IDX" ] || fail "web's bridge $BR was touched"
+ok "a stopped network's leftover bridge and TAP are removed at start-up; web untouched"
