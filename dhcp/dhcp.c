@@ -16,16 +16,22 @@
 #include <limits.h>
 #include <signal.h>
 #include <spawn.h>
-#include <stdbool.h>
 #include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <linux/filter.h>
+#include <linux/netlink.h>
 
 #define CONF_ARG "--conf-file="
 #define CMDLINE_MAX 16384
@@ -996,6 +1002,73 @@ int dhcp_spawn(const char *dnsmasq_bin, const struct dhcp_paths *paths, pid_t *r
 		set_err("cannot start %.3900s: %s", bin, strerror(-r));
 	close(nullfd);
 	close(logfd);
+	return r;
+}
+
+/* --- keeping dnsmasq out of the host's netlink events ------------------- */
+
+#ifndef SYS_pidfd_getfd
+#define SYS_pidfd_getfd 438
+#endif
+
+/* Only what is addressed to portid: the first message's nlmsg_pid (a
+ * classic BPF load is big-endian: compared with htonl(portid)). */
+static int attach_own_only(int fd, uint32_t portid)
+{
+	struct sock_filter code[] = {
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct nlmsghdr, nlmsg_pid)),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, htonl(portid), 0, 1),
+		BPF_STMT(BPF_RET | BPF_K, 0xffffffff),
+		BPF_STMT(BPF_RET | BPF_K, 0),
+	};
+	struct sock_fprog prog = { .len = sizeof(code) / sizeof(code[0]), .filter = code };
+
+	return setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, &prog, sizeof(prog)) < 0 ? -errno : 0;
+}
+
+int dhcp_quiet_netlink(pid_t pid, int pidfd)
+{
+	char dir[64];
+	struct dirent *de;
+	int r = -ENOENT;
+	DIR *dp;
+
+	errbuf[0] = '\0';
+	snprintf(dir, sizeof(dir), "/proc/%d/fd", (int)pid);
+	dp = opendir(dir);
+	if (!dp)
+		return -errno;
+	while (r == -ENOENT && (de = readdir(dp))) {
+		char link[sizeof(dir) + 260], target[64];
+		struct sockaddr_nl sa;
+		socklen_t len = sizeof(int), salen = sizeof(sa);
+		int domain = 0, proto = -1, fd, n;
+		ssize_t tl;
+
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(link, sizeof(link), "%s/%s", dir, de->d_name);
+		tl = readlink(link, target, sizeof(target) - 1);
+		if (tl <= 0 || strncmp(target, "socket:", 7) != 0)
+			continue;
+		n = atoi(de->d_name);
+		fd = (int)syscall(SYS_pidfd_getfd, pidfd, n, 0);
+		if (fd < 0) {
+			r = -errno;
+			set_err("cannot reach dnsmasq's socket (pidfd_getfd): %s", strerror(errno));
+			break;
+		}
+		if (getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &len) == 0 && domain == AF_NETLINK &&
+		    getsockopt(fd, SOL_SOCKET, SO_PROTOCOL, &proto, &len) == 0 &&
+		    proto == NETLINK_ROUTE &&
+		    getsockname(fd, (struct sockaddr *)&sa, &salen) == 0) {
+			r = attach_own_only(fd, sa.nl_pid);
+			if (r < 0)
+				set_err("cannot filter dnsmasq's netlink socket: %s", strerror(-r));
+		}
+		close(fd);
+	}
+	closedir(dp);
 	return r;
 }
 

@@ -361,6 +361,8 @@ static int write_dnsmasq_files(struct network *n, unsigned int *changed)
 	return r;
 }
 
+static void dm_quiet(struct network *n);
+
 static int dm_track(struct network *n, pid_t pid, bool child)
 {
 	int fd = (int)syscall(SYS_pidfd_open, pid, 0);
@@ -478,6 +480,7 @@ int network_start_dnsmasq(struct network *n)
 			if (r == 0) {
 				n->dm_state = DNSMASQ_RUNNING;
 				n->dm_started_ms = now_ms();
+				dm_quiet(n);
 				if (changed & DHCP_CHANGED_HOSTS)
 					kill(pid, SIGHUP);
 				log_info(n->cfg->name, "adopted running dnsmasq (pid %d)", pid);
@@ -537,11 +540,30 @@ void network_dnsmasq_exited(struct network *n)
 	schedule_restart(n);
 }
 
+/*
+ * A running dnsmasq of an IPv4-only network stops hearing the host's
+ * address and route changes (dhcp_quiet_netlink), so a network start does
+ * not wake every other network's dnsmasq.  One with IPv6 keeps them: its
+ * router advertisements and DHCPv6 follow its interface.
+ */
+static void dm_quiet(struct network *n)
+{
+	int r;
+
+	if (has_ipv6(n->cfg) || n->dm_pidfd < 0)
+		return;
+	r = dhcp_quiet_netlink(n->dm_pid, n->dm_pidfd);
+	if (r < 0)
+		log_debug(n->cfg->name, "dnsmasq (pid %d) keeps hearing netlink events: %s", n->dm_pid,
+			  *dhcp_errmsg() ? dhcp_errmsg() : strerror(-r));
+}
+
 /* RUN_DIR/dnsmasq/NAME.pid was written: dnsmasq is serving. */
 void network_dnsmasq_pidfile(struct network *n)
 {
 	if (n->dm_state == DNSMASQ_STARTING) {
 		n->dm_state = DNSMASQ_RUNNING;
+		dm_quiet(n);
 		log_debug(n->cfg->name, "dnsmasq is serving");
 	}
 }

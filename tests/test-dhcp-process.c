@@ -13,7 +13,8 @@
  * dhcp_find_all(), runs in its own session with /dev/null, the log, no
  * inherited fds and no inherited signal mask, answers DNS for records
  * (also HOST.DOMAIN) on the bridge address, listens on no other address,
- * re-reads the records on SIGHUP, and exits on SIGTERM.
+ * re-reads the records on SIGHUP, stops getting the host's netlink events
+ * once dhcp_quiet_netlink() filtered its socket, and exits on SIGTERM.
  *
  * The test body runs in a child; this process is a child subreaper that
  * kills every dnsmasq left behind, whatever way the body ended.
@@ -35,6 +36,7 @@
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -578,6 +580,78 @@ static void test_reload(const struct dhcp_network *net, const struct dhcp_paths 
 	dns_expect("outside.test", "203.0.113.8", 3000);
 }
 
+/* Bytes queued on pid's rtnetlink sockets (/proc/net/netlink Rmem), -1 if none. */
+static long nl_queued(pid_t pid)
+{
+	char dir[64], link[384], target[64], line[256];
+	struct dirent *de;
+	long total = -1;
+	DIR *dp;
+
+	snprintf(dir, sizeof(dir), "/proc/%d/fd", (int)pid);
+	dp = opendir(dir);
+	while (dp && (de = readdir(dp))) {
+		unsigned long ino, sk_ino;
+		unsigned int eth;
+		long rmem;
+		ssize_t n;
+		FILE *f;
+
+		snprintf(link, sizeof(link), "%s/%s", dir, de->d_name);
+		n = readlink(link, target, sizeof(target) - 1);
+		if (n <= 0)
+			continue;
+		target[n] = '\0';
+		if (sscanf(target, "socket:[%lu]", &ino) != 1 || !(f = fopen("/proc/net/netlink", "re")))
+			continue;
+		while (fgets(line, sizeof(line), f))
+			if (sscanf(line, "%*s %u %*s %*s %ld %*s %*s %*s %*s %lu", &eth, &rmem, &sk_ino) == 3 &&
+			    eth == 0 && sk_ino == ino)
+				total = (total < 0 ? 0 : total) + rmem;
+		fclose(f);
+	}
+	if (dp)
+		closedir(dp);
+	return total;
+}
+
+/* Stopped, dnsmasq gets the events of an address added elsewhere queued. */
+static long queued_while_stopped(pid_t pid, const char *addr)
+{
+	char cmd[128];
+	long q;
+
+	kill(pid, SIGSTOP);
+	snprintf(cmd, sizeof(cmd), "ip addr add %s dev br-q", addr);
+	CHECK(run(cmd) == 0, "%s", cmd);
+	q = nl_queued(pid);
+	kill(pid, SIGCONT);
+	for (long end = now_ms() + 3000; nl_queued(pid) > 0 && now_ms() < end;)
+		sleep_ms(5);
+	return q;
+}
+
+static void test_quiet(pid_t pid)
+{
+	int pidfd = (int)syscall(SYS_pidfd_open, pid, 0), r;
+	long q;
+
+	CHECK(pidfd >= 0, "pidfd_open(%d)", (int)pid);
+	CHECK(run("ip link add br-q type bridge") == 0 && run("ip link set br-q up") == 0,
+	      "another bridge, br-q");
+	q = queued_while_stopped(pid, "10.78.0.1/24");
+	CHECK(q > 0, "before: an address on br-q queues events for dnsmasq (%ld bytes)", q);
+	r = dhcp_quiet_netlink(pid, pidfd);
+	CHECK(r == 0, "dhcp_quiet_netlink (r=%d %s)", r, dhcp_errmsg());
+	q = queued_while_stopped(pid, "10.79.0.1/24");
+	CHECK(q == 0, "after: an address on br-q queues nothing for dnsmasq (%ld bytes)", q);
+	dns_expect("outside.test", "203.0.113.8", 3000);
+	r = dhcp_quiet_netlink(pid, -1);
+	CHECK(r == -EBADF && *dhcp_errmsg(), "without a pidfd: -EBADF (r=%d, \"%s\")", r,
+	      dhcp_errmsg());
+	close(pidfd);
+}
+
 static void test_running(const struct dhcp_network *net, const struct dhcp_paths *p,
 			 pid_t pid, const char *leaked)
 {
@@ -595,6 +669,7 @@ static void test_running(const struct dhcp_network *net, const struct dhcp_paths
 	free(leases);
 	test_find_misc(p, pid);
 	test_reload(net, p, pid);
+	test_quiet(pid);
 
 	CHECK(kill(pid, SIGTERM) == 0, "SIGTERM to dnsmasq");
 	CHECK(wait_exit(pid, &st, 5000) == 1, "dnsmasq exited within 5 s and was reaped");

@@ -24,7 +24,9 @@
  *       netd uses), dnsmasq's files and dnsmasq itself (the dhcp library),
  *       then the probe.  With --prefill N, N other bridges with addresses
  *       exist first (made untimed), as many as netd's other networks, and
- *       with --prefill-dnsmasq each has its dnsmasq running, as netd's do.
+ *       with --prefill-dnsmasq each has its dnsmasq running, as netd's do,
+ *       its netlink socket filtered as netd filters them
+ *       (dhcp_quiet_netlink).
  *       Samples: DIR/b2-start-floor-L.txt, DIR/b2-answer-floor-L.txt.
  */
 #include <arpa/inet.h>
@@ -35,6 +37,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -273,6 +276,27 @@ static void floor_stop(struct floor_net *fl, struct rtnl *rt, pid_t pid)
  * running dnsmasq listens for the host's address and route changes, so a
  * network start wakes them all up.  Their pids go to *ret_pids.
  */
+/*
+ * As netd does once a dnsmasq of an IPv4-only network runs: its netlink
+ * socket filtered so that it sleeps through the host's address and route
+ * changes (dhcp_quiet_netlink).
+ */
+static void quiet_when_up(const struct dhcp_paths *paths, pid_t pid)
+{
+	uint64_t end = bu_now_ns() + 10000000000ull;
+	pid_t found = 0;
+	int pidfd, r;
+
+	while ((dhcp_find(paths, &found) != 0 || found != pid) && bu_now_ns() < end)
+		usleep(1000);
+	if (found != pid)
+		bu_die("dnsmasq %d wrote no pid file", (int)pid);
+	pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+	if (pidfd < 0 || (r = dhcp_quiet_netlink(pid, pidfd)) < 0)
+		bu_die("dhcp_quiet_netlink(%d): %s", (int)pid, dhcp_errmsg());
+	close(pidfd);
+}
+
 static void prefill(struct rtnl *rt, const struct opts *o, pid_t **ret_pids)
 {
 	uint64_t t0 = bu_now_ns();
@@ -312,6 +336,7 @@ static void prefill(struct rtnl *rt, const struct opts *o, pid_t **ret_pids)
 			    dhcp_write_files(&dn, &paths, &changed) < 0 ||
 			    dhcp_spawn(NULL, &paths, &pids[i - 1]) < 0)
 				bu_die("prefill %s: dnsmasq: %s", net, dhcp_errmsg());
+			quiet_when_up(&paths, pids[i - 1]);
 		}
 	}
 	printf("floor: %ld other bridges with addresses%s made in %.1f s\n", o->prefill,
