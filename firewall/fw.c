@@ -477,15 +477,9 @@ int fw_guard_sync(struct fw *fw, const struct fw_guard *g, size_t n,
 	return ret;
 }
 
-int fw_guard_set(struct fw *fw, const struct fw_guard *old,
-		 const struct fw_guard *new)
+/* Send a plan of element changes to table bridge netd (ret: planning's). */
+static int fw_send_guard_plan(struct fw *fw, int ret, struct fw_plan *plan)
 {
-	struct fw_plan *plan = NULL;
-	int ret;
-
-	fw->errmsg[0] = '\0';
-	ret = fw_plan_guard_set(old, new, &plan, fw->errmsg,
-				sizeof(fw->errmsg));
 	if (ret < 0)
 		return ret;
 	ret = fw_send_plan(fw, plan);
@@ -497,6 +491,18 @@ int fw_guard_set(struct fw *fw, const struct fw_guard *old,
 	return ret;
 }
 
+int fw_guard_set(struct fw *fw, const struct fw_guard *old,
+		 const struct fw_guard *new)
+{
+	struct fw_plan *plan = NULL;
+	int ret;
+
+	fw->errmsg[0] = '\0';
+	ret = fw_plan_guard_set(old, new, &plan, fw->errmsg,
+				sizeof(fw->errmsg));
+	return fw_send_guard_plan(fw, ret, plan);
+}
+
 int fw_guard_remove(struct fw *fw, const struct fw_guard *old, size_t n)
 {
 	struct fw_plan *plan = NULL;
@@ -506,14 +512,7 @@ int fw_guard_remove(struct fw *fw, const struct fw_guard *old, size_t n)
 	if (!n)
 		return 0;
 	ret = fw_plan_guard_remove(old, n, &plan, fw->errmsg, sizeof(fw->errmsg));
-	if (ret < 0)
-		return ret;
-	ret = fw_send_plan(fw, plan);
-	fw_plan_free(plan);
-	if (ret == -ENOENT)
-		fw_errmsg_add(fw, "table bridge %s or one of its sets is "
-			      "missing", FW_TABLE);
-	return ret;
+	return fw_send_guard_plan(fw, ret, plan);
 }
 
 struct fw_get_ctx {
