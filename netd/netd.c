@@ -274,7 +274,6 @@ static void save_applied(struct netd *d, const struct net_config *c)
 	snprintf(dir, sizeof(dir), "%s/applied", d->state_dir);
 	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
 		return;
-	saved_path(d, c->name, path, sizeof(path));
 	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (fd < 0 || write(fd, c->text, c->text_len) != (ssize_t)c->text_len ||
@@ -571,11 +570,7 @@ static int setup_loop(struct netd *d)
  */
 static size_t name_hash(const char *s)
 {
-	uint32_t h = 2166136261u;
-
-	while (*s)
-		h = (h ^ (uint8_t)*s++) * 16777619u;
-	return h;
+	return netd_hash(s, strlen(s));
 }
 
 static const char *net_key(const struct network *n, bool bridge)
@@ -713,7 +708,7 @@ int network_stop(struct network *n)
 	struct netd *d = n->netd;
 	int r;
 
-	ports_remove_network(d, n->cfg->name);
+	n->taps_reaping = ports_remove_network(d, n->cfg->name) > 0;
 	r = network_teardown(n);
 	(void)firewall_one(d, n, false);
 	mark_started(d, n->cfg, false);
@@ -802,7 +797,7 @@ static void drop_network(struct netd *d, struct network *n)
 {
 	forget_applied(d, n->cfg->name);
 	mark_started(d, n->cfg, false);
-	ports_remove_network(d, n->cfg->name);
+	n->taps_reaping = ports_remove_network(d, n->cfg->name) > 0;
 	network_teardown(n);
 	control_broadcast(d, "network.stopped", network_event(n));
 	for (size_t j = 0; j < d->n_nets; j++)

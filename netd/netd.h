@@ -131,11 +131,9 @@ struct netd {
 	/* ports, by ifindex */
 	struct port **port_buckets;
 	size_t n_port_buckets, n_ports;
-	struct port **mac_buckets;	/* launcher-given MACs (ports.c) */
-	size_t n_mac_buckets, n_mac_ports;
+	struct port **mac_buckets;	/* launcher-given MACs, n_port_buckets too */
 	struct user_ports *user_ports;	/* ports per owner */
 	size_t n_user_ports;
-	bool mac_index_partial, user_ports_partial;	/* out of memory once: walk */
 	unsigned int next_tap;		/* N of the next netd-tN tried (ops.c) */
 	struct rtnl_monitor *mon;
 	struct source mon_source;
@@ -158,6 +156,17 @@ struct netd {
 };
 
 uint64_t now_ms(void);
+
+/* FNV-1a: the hash of netd's own tables (networks by name, ports by MAC). */
+static inline uint32_t netd_hash(const void *data, size_t len)
+{
+	const uint8_t *b = data;
+	uint32_t h = 2166136261u;
+
+	for (size_t i = 0; i < len; i++)
+		h = (h ^ b[i]) * 16777619u;
+	return h;
+}
 
 /*
  * Fault injection for the adoption tests: with NETD_CRASH_AT=NAME in the

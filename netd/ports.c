@@ -96,124 +96,94 @@ int port_alias_parse(const char *alias, struct port *ret)
 	return 0;
 }
 
-/* Hash table by ifindex */
-
-static size_t bucket(const struct netd *d, int ifindex)
+/*
+ * The port table: chained hash tables by ifindex (next) and, for the MACs
+ * launchers gave their ports, by MAC (mac_next; port_find_guest_mac: a
+ * port.open with a MAC must not take another port's, and walking every
+ * port for it cost 10,000 steps at 10,000 ports).  Both have
+ * n_port_buckets buckets and grow together, before an insertion.
+ */
+static size_t ifindex_bucket(int ifindex, size_t n)
 {
-	return (size_t)(uint32_t)ifindex * 2654435761u % d->n_port_buckets;
+	return (size_t)(uint32_t)ifindex * 2654435761u % n;
+}
+
+static size_t mac_bucket(const uint8_t *mac, size_t n)
+{
+	return netd_hash(mac, 6) % n;
+}
+
+static bool in_mac_index(const struct port *p)
+{
+	return p->has_mac && !p->mac_learned;
 }
 
 struct port *port_find(struct netd *d, int ifindex)
 {
 	if (!d->n_port_buckets)
 		return NULL;
-	for (struct port *p = d->port_buckets[bucket(d, ifindex)]; p; p = p->next)
+	for (struct port *p = d->port_buckets[ifindex_bucket(ifindex, d->n_port_buckets)]; p;
+	     p = p->next)
 		if (p->ifindex == ifindex)
 			return p;
 	return NULL;
 }
 
+static void chain(struct port **buckets, size_t n, struct port *p, bool by_mac)
+{
+	size_t k = by_mac ? mac_bucket(p->mac, n) : ifindex_bucket(p->ifindex, n);
+	struct port **next = by_mac ? &p->mac_next : &p->next;
+
+	*next = buckets[k];
+	buckets[k] = p;
+}
+
 static int grow(struct netd *d)
 {
 	size_t n = d->n_port_buckets ? d->n_port_buckets * 2 : 64;
-	struct port **b = calloc(n, sizeof(*b));
+	struct port **b = calloc(n, sizeof(*b)), **m = calloc(n, sizeof(*m));
 
-	if (!b)
+	if (!b || !m) {
+		free(b);
+		free(m);
 		return -ENOMEM;
+	}
 	for (size_t i = 0; i < d->n_port_buckets; i++) {
-		while (d->port_buckets[i]) {
-			struct port *p = d->port_buckets[i];
-			size_t k = (size_t)(uint32_t)p->ifindex * 2654435761u % n;
-
-			d->port_buckets[i] = p->next;
-			p->next = b[k];
-			b[k] = p;
+		for (struct port *p = d->port_buckets[i], *next; p; p = next) {
+			next = p->next;
+			chain(b, n, p, false);
+		}
+		for (struct port *p = d->mac_buckets[i], *next; p; p = next) {
+			next = p->mac_next;
+			chain(m, n, p, true);
 		}
 	}
 	free(d->port_buckets);
+	free(d->mac_buckets);
 	d->port_buckets = b;
+	d->mac_buckets = m;
 	d->n_port_buckets = n;
 	return 0;
 }
 
-/*
- * Index of the MACs launchers gave their ports (port_find_guest_mac): a
- * port.open or port.create with a MAC must not take another port's, and
- * looking through every port for it cost 10,000 steps at 10,000 ports.
- */
-static size_t mac_bucket(const uint8_t *mac, size_t n)
+/* Take p out of the chain that starts at *pp (by next, or by mac_next). */
+static bool unchain(struct port **pp, const struct port *p, bool by_mac)
 {
-	uint32_t h = 2166136261u;
-
-	for (int i = 0; i < 6; i++)
-		h = (h ^ mac[i]) * 16777619u;
-	return h % n;
-}
-
-static void mac_index_add(struct netd *d, struct port *p)
-{
-	if (!p->has_mac || p->mac_learned)
-		return;
-	if (d->n_mac_ports >= d->n_mac_buckets) {
-		size_t n = d->n_mac_buckets ? d->n_mac_buckets * 2 : 64;
-		struct port **b = calloc(n, sizeof(*b));
-
-		if (!b) {
-			d->mac_index_partial = true;	/* lookups walk the table */
-			return;
-		}
-		for (size_t i = 0; i < d->n_mac_buckets; i++) {
-			while (d->mac_buckets[i]) {
-				struct port *q = d->mac_buckets[i];
-				size_t k = mac_bucket(q->mac, n);
-
-				d->mac_buckets[i] = q->mac_next;
-				q->mac_next = b[k];
-				b[k] = q;
-			}
-		}
-		free(d->mac_buckets);
-		d->mac_buckets = b;
-		d->n_mac_buckets = n;
-	}
-	size_t k = mac_bucket(p->mac, d->n_mac_buckets);
-
-	p->mac_next = d->mac_buckets[k];
-	d->mac_buckets[k] = p;
-	p->mac_indexed = true;
-	d->n_mac_ports++;
-}
-
-static void mac_index_del(struct netd *d, struct port *p)
-{
-	struct port **pp;
-
-	if (!p->mac_indexed)
-		return;
-	for (pp = &d->mac_buckets[mac_bucket(p->mac, d->n_mac_buckets)]; *pp; pp = &(*pp)->mac_next) {
+	for (; *pp; pp = by_mac ? &(*pp)->mac_next : &(*pp)->next) {
 		if (*pp == p) {
-			*pp = p->mac_next;
-			p->mac_indexed = false;
-			d->n_mac_ports--;
-			return;
+			*pp = by_mac ? p->mac_next : p->next;
+			return true;
 		}
 	}
+	return false;
 }
 
 struct port *port_find_guest_mac(struct netd *d, const char *network, const uint8_t *mac)
 {
-	size_t it;
-
-	if (!d->mac_index_partial) {
-		for (struct port *p = d->n_mac_buckets ?
-			d->mac_buckets[mac_bucket(mac, d->n_mac_buckets)] : NULL; p; p = p->mac_next)
-			if (memcmp(p->mac, mac, 6) == 0 && strcmp(p->network, network) == 0)
-				return p;
+	if (!d->n_port_buckets)
 		return NULL;
-	}
-	for (struct port *p = ports_first(d, &it); p; p = ports_next(d, p, &it))
-		if (p->has_mac && !p->mac_learned && memcmp(p->mac, mac, 6) == 0 &&
-		    strcmp(p->network, network) == 0)
+	for (struct port *p = d->mac_buckets[mac_bucket(mac, d->n_port_buckets)]; p; p = p->mac_next)
+		if (memcmp(p->mac, mac, 6) == 0 && strcmp(p->network, network) == 0)
 			return p;
 	return NULL;
 }
@@ -224,7 +194,8 @@ struct user_ports {
 	size_t n;
 };
 
-static void user_ports_add(struct netd *d, uid_t uid, int delta)
+/* Count a port of uid in (delta 1) or out (-1); only counting in allocates. */
+static int user_ports_add(struct netd *d, uid_t uid, int delta)
 {
 	struct user_ports *grown;
 
@@ -233,18 +204,17 @@ static void user_ports_add(struct netd *d, uid_t uid, int delta)
 			d->user_ports[i].n += (size_t)delta;
 			if (!d->user_ports[i].n)
 				d->user_ports[i] = d->user_ports[--d->n_user_ports];
-			return;
+			return 0;
 		}
 	}
 	if (delta < 0)
-		return;
+		return 0;
 	grown = reallocarray(d->user_ports, d->n_user_ports + 1, sizeof(*grown));
-	if (!grown) {
-		d->user_ports_partial = true;	/* ports_of_user walks the table */
-		return;
-	}
+	if (!grown)
+		return -ENOMEM;
 	d->user_ports = grown;
 	d->user_ports[d->n_user_ports++] = (struct user_ports){ uid, (size_t)delta };
+	return 0;
 }
 
 /* Names netd picks go on after the highest netd-tN it knows (adopted too). */
@@ -262,24 +232,22 @@ struct port *port_add(struct netd *d, const struct port *tmpl)
 {
 	struct network *n = netd_find_network(d, tmpl->network);
 	struct port *p;
-	size_t k;
 
 	if (d->n_ports >= d->n_port_buckets && grow(d) < 0)
 		return NULL;
 	p = malloc(sizeof(*p));
-	if (!p)
+	if (!p || user_ports_add(d, tmpl->owner, 1) < 0) {
+		free(p);
 		return NULL;
+	}
 	*p = *tmpl;
-	k = bucket(d, p->ifindex);
-	p->next = d->port_buckets[k];
-	d->port_buckets[k] = p;
+	chain(d->port_buckets, d->n_port_buckets, p, false);
+	if (in_mac_index(p))
+		chain(d->mac_buckets, d->n_port_buckets, p, true);
 	d->n_ports++;
 	if (n)
 		n->n_ports++;
 	note_tap_name(d, p->ifname);
-	p->mac_indexed = false;
-	mac_index_add(d, p);
-	user_ports_add(d, p->owner, 1);
 	p->guarded = false;
 	log_info(p->network, "port %s (%s, uid %u) added", p->ifname, port_kind_to_string(p->kind),
 		 (unsigned)p->owner);
@@ -292,15 +260,16 @@ struct port *port_add(struct netd *d, const struct port *tmpl)
 void port_forget(struct netd *d, struct port *p, const char *why)
 {
 	struct network *n = netd_find_network(d, p->network);
-	struct port **pp = &d->port_buckets[bucket(d, p->ifindex)];
+	size_t k;
 
-	while (*pp && *pp != p)
-		pp = &(*pp)->next;
-	if (!*pp)
+	if (!d->n_port_buckets)
 		return;
+	k = ifindex_bucket(p->ifindex, d->n_port_buckets);
+	if (!unchain(&d->port_buckets[k], p, false))
+		return;
+	if (in_mac_index(p))
+		unchain(&d->mac_buckets[mac_bucket(p->mac, d->n_port_buckets)], p, true);
 	guard_forget(d, p);
-	*pp = p->next;
-	mac_index_del(d, p);
 	user_ports_add(d, p->owner, -1);
 	d->n_ports--;
 	if (n && n->n_ports)
@@ -313,17 +282,10 @@ void port_forget(struct netd *d, struct port *p, const char *why)
 
 size_t ports_of_user(struct netd *d, uid_t uid)
 {
-	size_t it, n = 0;
-
-	if (!d->user_ports_partial) {
-		for (size_t i = 0; i < d->n_user_ports; i++)
-			if (d->user_ports[i].uid == uid)
-				return d->user_ports[i].n;
-		return 0;
-	}
-	for (struct port *p = ports_first(d, &it); p; p = ports_next(d, p, &it))
-		n += p->owner == uid;
-	return n;
+	for (size_t i = 0; i < d->n_user_ports; i++)
+		if (d->user_ports[i].uid == uid)
+			return d->user_ports[i].n;
+	return 0;
 }
 
 int port_remove(struct netd *d, struct port *p)
@@ -346,7 +308,7 @@ int port_remove(struct netd *d, struct port *p)
  * reaper (deleting them takes the kernel ~15 ms each); links netd only
  * attached are released here, which is quick.
  */
-void ports_remove_network(struct netd *d, const char *network)
+size_t ports_remove_network(struct netd *d, const char *network)
 {
 	int *doomed = calloc(d->n_ports + 1, sizeof(int));
 	size_t it, n = 0;
@@ -371,15 +333,10 @@ void ports_remove_network(struct netd *d, const char *network)
 		}
 		p = next;
 	}
-	if (n) {
-		struct network *net = netd_find_network(d, network);
-
+	if (n)
 		reaper_delete(d->reaper, d->rt, doomed, n);
-		/* its bridge goes after them (network_teardown) */
-		if (net)
-			net->taps_reaping = true;
-	}
 	free(doomed);
+	return n;
 }
 
 /*
@@ -563,6 +520,7 @@ static bool describes_port(struct netd *d, const struct rtnl_link *l, struct por
 static int link_seen(struct netd *d, const struct rtnl_link *l, bool removed, bool current)
 {
 	struct port *p = port_find(d, l->ifindex), tmpl;
+	struct rtnl_link now;
 
 	if (detach_find(d, l->ifindex)) {
 		/* Doomed by a port.detach: only its end matters. */
@@ -575,44 +533,34 @@ static int link_seen(struct netd *d, const struct rtnl_link *l, bool removed, bo
 			port_forget(d, p, "link deleted");
 		return 0;
 	}
-	if (!p) {
-		struct rtnl_link now;
+	/*
+	 * A link that would change the table (a port to add or to drop) is
+	 * looked up as it is now, once: events describe the past (a new
+	 * TAP's first event predates its enslavement), a dump does not.
+	 */
+	for (bool looked = current;; looked = true) {
+		bool is = describes_port(d, l, &tmpl) && (!p || strcmp(tmpl.network, p->network) == 0);
 
-		/*
-		 * Not ours yet: a port a previous netd made, or a stale event of
-		 * one we just removed.  Only the link as it is now decides.
-		 */
-		if (describes_port(d, l, &tmpl) &&
-		    (current || (rtnl_link_get_by_index(d->rt, l->ifindex, &now) == 0 &&
-				 describes_port(d, &now, &tmpl))))
-			port_add(d, &tmpl);
-		return 0;
-	}
-	if (current && (!describes_port(d, l, &tmpl) || strcmp(tmpl.network, p->network) != 0)) {
-		port_forget(d, p, "left its bridge");
-		return 0;
-	}
-	if (!describes_port(d, l, &tmpl) || strcmp(tmpl.network, p->network) != 0) {
-		struct rtnl_link now;
-
-		/*
-		 * Events describe the past: a new TAP's first event predates its
-		 * enslavement.  Only the link as it is now decides.
-		 */
+		if (p && is) {
+			snprintf(p->ifname, sizeof(p->ifname), "%s", l->name);
+			p->up = l->up;
+			return 0;
+		}
+		if (!p && !is)
+			return 0;
+		if (looked)
+			break;
 		if (rtnl_link_get_by_index(d->rt, l->ifindex, &now) < 0) {
-			port_forget(d, p, "link deleted");
+			if (p)
+				port_forget(d, p, "link deleted");
 			return 0;
 		}
-		if (!describes_port(d, &now, &tmpl) || strcmp(tmpl.network, p->network) != 0) {
-			port_forget(d, p, "left its bridge");
-			return 0;
-		}
-		memcpy(p->ifname, tmpl.ifname, sizeof(p->ifname));
-		p->up = now.up;
-		return 0;
+		l = &now;
 	}
-	snprintf(p->ifname, sizeof(p->ifname), "%s", l->name);
-	p->up = l->up;
+	if (p)
+		port_forget(d, p, "left its bridge");
+	else
+		port_add(d, &tmpl);
 	return 0;
 }
 
@@ -753,7 +701,6 @@ void ports_free(struct netd *d)
 	d->n_port_buckets = d->n_ports = 0;
 	free(d->mac_buckets);
 	d->mac_buckets = NULL;
-	d->n_mac_buckets = d->n_mac_ports = 0;
 	free(d->user_ports);
 	d->user_ports = NULL;
 	d->n_user_ports = 0;

@@ -35,8 +35,7 @@ enum port_kind {
 
 struct port {
 	struct port *next;	/* hash chain */
-	struct port *mac_next;	/* chain of the launcher-given MAC index */
-	bool mac_indexed;	/* in that index */
+	struct port *mac_next;	/* chain by MAC, when given by the launcher */
 	int ifindex;
 	char ifname[IF_NAMESIZE];
 	char network[NET_NAME_MAX + 1];
@@ -71,7 +70,8 @@ struct port *port_find_guest_mac(struct netd *d, const char *network, const uint
 /* Delete (netd's TAPs) or release (attached links) a port, then forget it. */
 int port_remove(struct netd *d, struct port *p);
 /* Remove every port of a network (network.stop). */
-void ports_remove_network(struct netd *d, const char *network);
+/* Returns how many TAPs went to the reaper (the bridge must follow them). */
+size_t ports_remove_network(struct netd *d, const char *network);
 
 /* Start-up: rebuild the table from the kernel; open the link monitor. */
 int ports_init(struct netd *d);
