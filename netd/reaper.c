@@ -242,8 +242,11 @@ int reaper_start(struct reaper **ret)
 	return 0;
 }
 
-/* Queue links for deletion; falls back to deleting here if memory runs out. */
-void reaper_delete(struct reaper *r, struct rtnl *rt, const int *ifindexes, size_t n)
+/*
+ * Append n entries (TAPs, or one -ifindex for a bridge) and wake the
+ * thread; false, with nothing queued, when memory runs out.
+ */
+static bool enqueue(struct reaper *r, const int *entries, size_t n, bool bridge)
 {
 	pthread_mutex_lock(&r->lock);
 	if (r->n + n > r->cap) {
@@ -252,44 +255,34 @@ void reaper_delete(struct reaper *r, struct rtnl *rt, const int *ifindexes, size
 
 		if (!q) {
 			pthread_mutex_unlock(&r->lock);
-			for (size_t i = 0; i < n; i++)
-				(void)rtnl_link_delete(rt, ifindexes[i]);
-			return;
+			return false;
 		}
 		r->queue = q;
 		r->cap = cap;
 	}
-	memcpy(r->queue + r->n, ifindexes, n * sizeof(int));
+	memcpy(r->queue + r->n, entries, n * sizeof(int));
 	r->n += n;
+	r->bridges += bridge;
 	pthread_cond_signal(&r->cond);
 	pthread_mutex_unlock(&r->lock);
+	return true;
 }
 
-/*
- * A stopped network's bridge, after the TAPs queued so far.  Deleted here
- * at once when it cannot be queued.
- */
+/* Queue links for deletion; falls back to deleting here if memory runs out. */
+void reaper_delete(struct reaper *r, struct rtnl *rt, const int *ifindexes, size_t n)
+{
+	if (!enqueue(r, ifindexes, n, false))
+		for (size_t i = 0; i < n; i++)
+			(void)rtnl_link_delete(rt, ifindexes[i]);
+}
+
+/* A stopped network's bridge, after the TAPs queued so far. */
 void reaper_delete_bridge(struct reaper *r, struct rtnl *rt, int ifindex)
 {
 	int neg = -ifindex;
 
-	pthread_mutex_lock(&r->lock);
-	if (r->n + 1 > r->cap) {
-		size_t cap = (r->n + 1) * 2;
-		int *q = realloc(r->queue, cap * sizeof(*q));
-
-		if (!q) {
-			pthread_mutex_unlock(&r->lock);
-			(void)rtnl_link_delete(rt, ifindex);
-			return;
-		}
-		r->queue = q;
-		r->cap = cap;
-	}
-	r->queue[r->n++] = neg;
-	r->bridges++;
-	pthread_cond_signal(&r->cond);
-	pthread_mutex_unlock(&r->lock);
+	if (!enqueue(r, &neg, 1, true))
+		(void)rtnl_link_delete(rt, ifindex);
 }
 
 /* Block until no bridge deletion is queued or under way. */
