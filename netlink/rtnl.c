@@ -284,20 +284,11 @@ static int collect_cb(const struct nlmsghdr *nlh, void *data)
 /*
  * Dump `type` for `family` into vec.  The kernel flags a dump that raced
  * with a change (NLM_F_DUMP_INTR); it is then done again from scratch, and
- * -EAGAIN returned if it never came out whole.
+ * -EAGAIN returned if it never came out whole.  ifindex > 0 (RTM_GETADDR
+ * only) asks for one link's addresses.
  */
-static int rtnl_dump_index(struct rtnl *rt, uint16_t type, int family, int ifindex,
-			   size_t hdrlen, rtnl_parse_fn parse, struct rtnl_vec *vec);
-
-static int rtnl_dump(struct rtnl *rt, uint16_t type, int family,
+static int rtnl_dump(struct rtnl *rt, uint16_t type, int family, int ifindex,
 		     size_t hdrlen, rtnl_parse_fn parse, struct rtnl_vec *vec)
-{
-	return rtnl_dump_index(rt, type, family, 0, hdrlen, parse, vec);
-}
-
-/* The same, of one link's addresses only (ifindex > 0, RTM_GETADDR). */
-static int rtnl_dump_index(struct rtnl *rt, uint16_t type, int family, int ifindex,
-			   size_t hdrlen, rtnl_parse_fn parse, struct rtnl_vec *vec)
 {
 	struct rtnl_collect c = { .vec = vec, .parse = parse };
 	struct nlmsghdr *nlh;
@@ -480,7 +471,7 @@ int rtnl_link_dump(struct rtnl *rt, rtnl_link_cb cb, void *data)
 	int r;
 
 	rtnl_reset(rt);
-	r = rtnl_dump(rt, RTM_GETLINK, AF_UNSPEC, sizeof(struct ifinfomsg),
+	r = rtnl_dump(rt, RTM_GETLINK, AF_UNSPEC, 0, sizeof(struct ifinfomsg),
 		      link_parse, &v);
 	for (size_t i = 0; i < v.n && r >= 0; i++)
 		r = cb((const struct rtnl_link *)v.items + i, data);
@@ -565,50 +556,51 @@ static bool family_ok(int family)
 	return family == AF_UNSPEC || family == AF_INET || family == AF_INET6;
 }
 
-int rtnl_addr_dump(struct rtnl *rt, int family, rtnl_addr_cb cb, void *data)
+/*
+ * Addresses of family, of every link or of ifindex only.  For one link,
+ * strict checking goes on for that dump alone (it also makes the kernel
+ * refuse loosely built requests): the kernel then dumps only ifa_index's
+ * addresses (Linux 4.20 and later).  Without it the whole dump comes back,
+ * filtered here.
+ */
+static int addr_dump(struct rtnl *rt, int family, int ifindex, rtnl_addr_cb cb, void *data)
 {
 	struct rtnl_vec v = { .size = sizeof(struct rtnl_addr) };
-	int r;
+	int one = 1, zero = 0, r;
+	bool strict = false;
 
 	rtnl_reset(rt);
 	if (!family_ok(family))
 		return -EAFNOSUPPORT;
-	r = rtnl_dump(rt, RTM_GETADDR, family, sizeof(struct ifaddrmsg),
+	if (ifindex > 0)
+		strict = mnl_socket_setsockopt(rt->nl, NETLINK_GET_STRICT_CHK, &one,
+					       sizeof(one)) == 0;
+	r = rtnl_dump(rt, RTM_GETADDR, family, strict ? ifindex : 0, sizeof(struct ifaddrmsg),
 		      addr_parse, &v);
-	for (size_t i = 0; i < v.n && r >= 0; i++)
-		r = cb((const struct rtnl_addr *)v.items + i, data);
-	free(v.items);
-	return r < 0 ? r : 0;
-}
-
-/*
- * With strict checking on the socket the kernel dumps only the addresses of
- * ifa_index (Linux 4.20 and later); it is switched on for this dump only,
- * since it also makes the kernel refuse loosely built requests.  Without
- * it (an older kernel) the whole dump comes back: filtered here.
- */
-int rtnl_addr_dump_link(struct rtnl *rt, int ifindex, rtnl_addr_cb cb, void *data)
-{
-	struct rtnl_vec v = { .size = sizeof(struct rtnl_addr) };
-	int one = 1, zero = 0, r;
-	bool strict;
-
-	rtnl_reset(rt);
-	if (ifindex <= 0)
-		return -EINVAL;
-	strict = mnl_socket_setsockopt(rt->nl, NETLINK_GET_STRICT_CHK, &one, sizeof(one)) == 0;
-	r = rtnl_dump_index(rt, RTM_GETADDR, AF_UNSPEC, strict ? ifindex : 0,
-			    sizeof(struct ifaddrmsg), addr_parse, &v);
 	if (strict)
 		(void)mnl_socket_setsockopt(rt->nl, NETLINK_GET_STRICT_CHK, &zero, sizeof(zero));
 	for (size_t i = 0; i < v.n && r >= 0; i++) {
 		const struct rtnl_addr *a = (const struct rtnl_addr *)v.items + i;
 
-		if (a->ifindex == ifindex)
+		if (ifindex <= 0 || a->ifindex == ifindex)
 			r = cb(a, data);
 	}
 	free(v.items);
 	return r < 0 ? r : 0;
+}
+
+int rtnl_addr_dump(struct rtnl *rt, int family, rtnl_addr_cb cb, void *data)
+{
+	return addr_dump(rt, family, 0, cb, data);
+}
+
+int rtnl_addr_dump_link(struct rtnl *rt, int ifindex, rtnl_addr_cb cb, void *data)
+{
+	if (ifindex <= 0) {
+		rtnl_reset(rt);
+		return -EINVAL;
+	}
+	return addr_dump(rt, AF_UNSPEC, ifindex, cb, data);
 }
 
 /* ---- routes ---- */
@@ -666,7 +658,7 @@ int rtnl_route_dump(struct rtnl *rt, int family, rtnl_route_cb cb, void *data)
 	rtnl_reset(rt);
 	if (!family_ok(family))
 		return -EAFNOSUPPORT;
-	r = rtnl_dump(rt, RTM_GETROUTE, family, sizeof(struct rtmsg),
+	r = rtnl_dump(rt, RTM_GETROUTE, family, 0, sizeof(struct rtmsg),
 		      route_parse, &v);
 	for (size_t i = 0; i < v.n && r >= 0; i++)
 		r = cb((const struct rtnl_route *)v.items + i, data);
@@ -729,7 +721,7 @@ int rtnl_fdb_dump(struct rtnl *rt, rtnl_fdb_cb cb, void *data)
 	int r;
 
 	rtnl_reset(rt);
-	r = rtnl_dump(rt, RTM_GETNEIGH, AF_BRIDGE, sizeof(struct ndmsg), fdb_parse, &v);
+	r = rtnl_dump(rt, RTM_GETNEIGH, AF_BRIDGE, 0, sizeof(struct ndmsg), fdb_parse, &v);
 	for (size_t i = 0; i < v.n && r >= 0; i++)
 		r = cb((const struct rtnl_fdb *)v.items + i, data);
 	free(v.items);
