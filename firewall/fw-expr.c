@@ -133,40 +133,39 @@ void fw_expr_bitwise_mask(struct fw_rule *r, uint32_t reg, const void *mask,
 	fw_expr_push(r, e, ret);
 }
 
-/* [ lookup reg SREG set SET ] */
-void fw_expr_lookup(struct fw_rule *r, uint32_t sreg, const char *set)
+/* [ lookup reg SREG set SET [dreg DREG] [0x1] ] (dreg 0: none) */
+static void fw_expr_lookup_ex(struct fw_rule *r, uint32_t sreg, const char *set,
+			      uint32_t dreg, uint32_t flags)
 {
 	struct nftnl_expr *e = fw_expr_new(r, "lookup");
 
 	if (!e)
 		return;
 	nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_SREG, sreg);
+	if (dreg)
+		nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_DREG, dreg);
+	if (flags)
+		nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_FLAGS, flags);
 	fw_expr_push(r, e, nftnl_expr_set_str(e, NFTNL_EXPR_LOOKUP_SET, set));
+}
+
+/* [ lookup reg SREG set SET ] */
+void fw_expr_lookup(struct fw_rule *r, uint32_t sreg, const char *set)
+{
+	fw_expr_lookup_ex(r, sreg, set, 0, 0);
 }
 
 /* [ lookup reg SREG set SET dreg DREG ]: the value of a map */
 void fw_expr_map(struct fw_rule *r, uint32_t sreg, const char *set,
 		 uint32_t dreg)
 {
-	struct nftnl_expr *e = fw_expr_new(r, "lookup");
-
-	if (!e)
-		return;
-	nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_SREG, sreg);
-	nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_DREG, dreg);
-	fw_expr_push(r, e, nftnl_expr_set_str(e, NFTNL_EXPR_LOOKUP_SET, set));
+	fw_expr_lookup_ex(r, sreg, set, dreg, 0);
 }
 
 /* [ lookup reg SREG set SET 0x1 ]: the key is NOT in the set */
 void fw_expr_lookup_inv(struct fw_rule *r, uint32_t sreg, const char *set)
 {
-	struct nftnl_expr *e = fw_expr_new(r, "lookup");
-
-	if (!e)
-		return;
-	nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_SREG, sreg);
-	nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_FLAGS, NFT_LOOKUP_F_INV);
-	fw_expr_push(r, e, nftnl_expr_set_str(e, NFTNL_EXPR_LOOKUP_SET, set));
+	fw_expr_lookup_ex(r, sreg, set, 0, NFT_LOOKUP_F_INV);
 }
 
 /* [ counter pkts 0 bytes 0 ] */

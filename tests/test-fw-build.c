@@ -272,20 +272,12 @@ static char *render_plan(const struct fw_plan *plan)
 	return text;
 }
 
-/* Only the rules of a plan, rendered in order. */
+static char *render_of_type(const struct fw_plan *plan, enum fw_msg_type type);
+
+/* Only the rules of a plan, rendered in order (rules are never "create"). */
 static char *render_rules(const struct fw_plan *plan)
 {
-	char *text = NULL;
-	size_t len = 0;
-	FILE *f = open_memstream(&text, &len);
-
-	if (!f)
-		abort();
-	for (size_t i = 0; i < plan->n; i++)
-		if (plan->msgs[i].type == FW_MSG_NEWRULE)
-			render_msg(f, &plan->msgs[i]);
-	fclose(f);
-	return text;
+	return render_of_type(plan, FW_MSG_NEWRULE);
 }
 
 /* ---- golden files ---- */
