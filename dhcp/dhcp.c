@@ -1049,7 +1049,10 @@ int dhcp_quiet_netlink(pid_t pid, int pidfd)
 			continue;
 		snprintf(link, sizeof(link), "%s/%s", dir, de->d_name);
 		tl = readlink(link, target, sizeof(target) - 1);
-		if (tl <= 0 || strncmp(target, "socket:", 7) != 0)
+		if (tl <= 0)
+			continue;
+		target[tl] = '\0';
+		if (strncmp(target, "socket:", 7) != 0)
 			continue;
 		n = atoi(de->d_name);
 		fd = (int)syscall(SYS_pidfd_getfd, pidfd, n, 0);
