@@ -508,6 +508,43 @@ static void test_errors(struct rtnl *rt, int br)
 	CHECK(r == -EINVAL, "over-long bridge name is refused (r=%d)", r);
 }
 
+/* disable_ipv6 of a link, '0' or '1'; 0 when the kernel has no IPv6. */
+static char ipv6_disabled(const char *name)
+{
+	char path[128], v[4] = "";
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/sys/net/ipv6/conf/%s/disable_ipv6", name);
+	f = fopen(path, "r");
+	if (!f)
+		return access("/proc/sys/net/ipv6", F_OK) == 0 ? '?' : 0;
+	if (!fgets(v, sizeof(v), f))
+		v[0] = '?';
+	fclose(f);
+	return v[0];
+}
+
+/* no_ipv6: the bridge comes up with IPv6 already off, so it has no fe80::. */
+static void test_bridge_no_ipv6(struct rtnl *rt)
+{
+	struct rtnl_bridge_opts o = { .alias = "netd:v4", .no_ipv6 = true };
+	struct rtnl_link l;
+	char v;
+	int ifindex = 0, r;
+
+	r = rtnl_bridge_create(rt, "netd-v4", &o, &ifindex);
+	CHECK(r == 0 && rtnl_link_get(rt, "netd-v4", &l) == 0 && l.up &&
+	      strcmp(l.alias, "netd:v4") == 0, "no_ipv6 bridge: made, up, alias set (r=%d)", r);
+	v = ipv6_disabled("netd-v4");
+	CHECK(v == '1' || v == 0, "no_ipv6 bridge: disable_ipv6 is 1 (%c)", v ? v : '-');
+	CHECK(rtnl_link_set_ipv6("netd-v4", true) == 0 && ipv6_disabled("netd-v4") != '1',
+	      "rtnl_link_set_ipv6 turns it back on");
+	CHECK(rtnl_link_set_ipv6("all", false) == -EINVAL && rtnl_link_set_ipv6("a/b", false) == -EINVAL,
+	      "rtnl_link_set_ipv6 refuses conf/all and names with '/'");
+	if (ifindex > 0)
+		(void)rtnl_link_delete(rt, ifindex);
+}
+
 static void test_bridge_variants(struct rtnl *rt)
 {
 	struct rtnl_bridge_opts bad = { .mtu = 100000, .alias = "netd:bad" };
@@ -526,6 +563,7 @@ static void test_bridge_variants(struct rtnl *rt)
 	      "it is up with the defaults (mtu=%u, group=%u)", l.mtu, l.group);
 	r = rtnl_link_delete(rt, l.ifindex);
 	CHECK(r == 0 && rtnl_link_get(rt, "netd-br1", &l) == -ENODEV, "delete it (r=%d)", r);
+	test_bridge_no_ipv6(rt);
 }
 
 static void test_delete(struct rtnl *rt, int br)
@@ -644,7 +682,9 @@ static void test_tap_port_opts(struct rtnl *rt, int br)
 	      strcmp(l.alias, "vm2:eth0") == 0,
 	      "all applied, and up (master=%d mtu=%u group=%u alias=\"%s\" up=%d)",
 	      l.master, l.mtu, l.group, l.alias, l.up);
+	/* Only a kernel without IPv6 has no such file. */
 	f = fopen("/proc/sys/net/ipv6/conf/netd-vp/disable_ipv6", "r");
+	CHECK(f || access("/proc/sys/net/ipv6", F_OK) != 0, "no_ipv6: netd-vp has IPv6 settings");
 	if (f) {
 		CHECK(fgets(v6, sizeof(v6), f) && v6[0] == '1', "no_ipv6: IPv6 is off on it (disable_ipv6=%.1s)", v6);
 		fclose(f);
