@@ -30,7 +30,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <linux/filter.h>
 #include <linux/netlink.h>
 
 #define CONF_ARG "--conf-file="
@@ -1011,19 +1010,30 @@ int dhcp_spawn(const char *dnsmasq_bin, const struct dhcp_paths *paths, pid_t *r
 #define SYS_pidfd_getfd 438
 #endif
 
-/* Only what is addressed to portid: the first message's nlmsg_pid (a
- * classic BPF load is big-endian: compared with htonl(portid)). */
-static int attach_own_only(int fd, uint32_t portid)
+/*
+ * Leave every multicast group the netlink socket fd is in.  A socket in no
+ * group is off the protocol's listener list, so the kernel no longer even
+ * looks at it when it broadcasts a change (a socket filter would still cost
+ * a clone and a filter run per message and socket).
+ */
+static int leave_groups(int fd)
 {
-	struct sock_filter code[] = {
-		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct nlmsghdr, nlmsg_pid)),
-		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, htonl(portid), 0, 1),
-		BPF_STMT(BPF_RET | BPF_K, 0xffffffff),
-		BPF_STMT(BPF_RET | BPF_K, 0),
-	};
-	struct sock_fprog prog = { .len = sizeof(code) / sizeof(code[0]), .filter = code };
+	uint32_t groups[32] = { 0 };
+	socklen_t len = sizeof(groups);
 
-	return setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, &prog, sizeof(prog)) < 0 ? -errno : 0;
+	if (getsockopt(fd, SOL_NETLINK, NETLINK_LIST_MEMBERSHIPS, groups, &len) < 0)
+		return -errno;
+	if (len > sizeof(groups))
+		len = sizeof(groups);
+	for (unsigned int g = 0; g < len * 8; g++) {
+		unsigned int group = g + 1;
+
+		if (!(groups[g / 32] & (1u << (g % 32))))
+			continue;
+		if (setsockopt(fd, SOL_NETLINK, NETLINK_DROP_MEMBERSHIP, &group, sizeof(group)) < 0)
+			return -errno;
+	}
+	return 0;
 }
 
 int dhcp_quiet_netlink(pid_t pid, int pidfd)
@@ -1040,8 +1050,7 @@ int dhcp_quiet_netlink(pid_t pid, int pidfd)
 		return -errno;
 	while (r == -ENOENT && (de = readdir(dp))) {
 		char link[sizeof(dir) + 260], target[64];
-		struct sockaddr_nl sa;
-		socklen_t len = sizeof(int), salen = sizeof(sa);
+		socklen_t len = sizeof(int);
 		int domain = 0, proto = -1, fd, n;
 		ssize_t tl;
 
@@ -1063,11 +1072,11 @@ int dhcp_quiet_netlink(pid_t pid, int pidfd)
 		}
 		if (getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &len) == 0 && domain == AF_NETLINK &&
 		    getsockopt(fd, SOL_SOCKET, SO_PROTOCOL, &proto, &len) == 0 &&
-		    proto == NETLINK_ROUTE &&
-		    getsockname(fd, (struct sockaddr *)&sa, &salen) == 0) {
-			r = attach_own_only(fd, sa.nl_pid);
+		    proto == NETLINK_ROUTE) {
+			r = leave_groups(fd);
 			if (r < 0)
-				set_err("cannot filter dnsmasq's netlink socket: %s", strerror(-r));
+				set_err("cannot take dnsmasq's netlink socket out of its groups: %s",
+					strerror(-r));
 		}
 		close(fd);
 	}

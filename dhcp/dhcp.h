@@ -160,11 +160,12 @@ int dhcp_spawn(const char *dnsmasq_bin, const struct dhcp_paths *paths, pid_t *r
  * 1,000 networks a network start woke 999 of them (30 ms of CPU on 2
  * cores).  A dnsmasq bound to the fixed IPv4 addresses of its bridge
  * (bind-interfaces, no DHCPv6 or RA) has no use for those events.  This
- * attaches a socket filter to the netlink socket of dnsmasq `pid`
- * (reached through its pidfd with pidfd_getfd(), which needs
- * CAP_SYS_PTRACE over it) that passes only the messages addressed to that
- * socket: the answers to dnsmasq's own requests.  Call it once dnsmasq runs
- * (its pid file is written).  -ENOENT when it has no rtnetlink socket.
+ * takes the rtnetlink socket of dnsmasq `pid` (reached through its pidfd
+ * with pidfd_getfd(), which needs CAP_SYS_PTRACE over it) out of every
+ * multicast group: the kernel no longer looks at it when it announces a
+ * change, and dnsmasq still gets the answers to its own requests.  Call it
+ * once dnsmasq runs (its pid file is written).  -ENOENT when it has no
+ * rtnetlink socket.
  */
 int dhcp_quiet_netlink(pid_t pid, int pidfd);
 

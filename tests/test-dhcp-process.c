@@ -14,7 +14,7 @@
  * inherited fds and no inherited signal mask, answers DNS for records
  * (also HOST.DOMAIN) on the bridge address, listens on no other address,
  * re-reads the records on SIGHUP, stops getting the host's netlink events
- * once dhcp_quiet_netlink() filtered its socket, and exits on SIGTERM.
+ * once dhcp_quiet_netlink() took its socket out of its groups, and exits on SIGTERM.
  *
  * The test body runs in a child; this process is a child subreaper that
  * kills every dnsmasq left behind, whatever way the body ended.
@@ -580,18 +580,22 @@ static void test_reload(const struct dhcp_network *net, const struct dhcp_paths 
 	dns_expect("outside.test", "203.0.113.8", 3000);
 }
 
-/* Bytes queued on pid's rtnetlink sockets (/proc/net/netlink Rmem), -1 if none. */
-static long nl_queued(pid_t pid)
+/*
+ * pid's rtnetlink sockets in /proc/net/netlink: the bytes queued on them
+ * (Rmem) and the multicast groups 1-32 they are in; -1 if none.
+ */
+static long nl_socks(pid_t pid, unsigned long *groups)
 {
 	char dir[64], link[384], target[64], line[256];
 	struct dirent *de;
 	long total = -1;
 	DIR *dp;
 
+	*groups = 0;
 	snprintf(dir, sizeof(dir), "/proc/%d/fd", (int)pid);
 	dp = opendir(dir);
 	while (dp && (de = readdir(dp))) {
-		unsigned long ino, sk_ino;
+		unsigned long ino, sk_ino, g;
 		unsigned int eth;
 		long rmem;
 		ssize_t n;
@@ -605,14 +609,24 @@ static long nl_queued(pid_t pid)
 		if (sscanf(target, "socket:[%lu]", &ino) != 1 || !(f = fopen("/proc/net/netlink", "re")))
 			continue;
 		while (fgets(line, sizeof(line), f))
-			if (sscanf(line, "%*s %u %*s %*s %ld %*s %*s %*s %*s %lu", &eth, &rmem, &sk_ino) == 3 &&
-			    eth == 0 && sk_ino == ino)
+			if (sscanf(line, "%*s %u %*s %lx %ld %*s %*s %*s %*s %lu", &eth, &g, &rmem,
+				   &sk_ino) == 4 &&
+			    eth == 0 && sk_ino == ino) {
 				total = (total < 0 ? 0 : total) + rmem;
+				*groups |= g;
+			}
 		fclose(f);
 	}
 	if (dp)
 		closedir(dp);
 	return total;
+}
+
+static long nl_queued(pid_t pid)
+{
+	unsigned long groups;
+
+	return nl_socks(pid, &groups);
 }
 
 /* Stopped, dnsmasq gets the events of an address added elsewhere queued. */
@@ -634,6 +648,7 @@ static long queued_while_stopped(pid_t pid, const char *addr)
 static void test_quiet(pid_t pid)
 {
 	int pidfd = (int)syscall(SYS_pidfd_open, pid, 0), r;
+	unsigned long groups;
 	long q;
 
 	CHECK(pidfd >= 0, "pidfd_open(%d)", (int)pid);
@@ -641,8 +656,12 @@ static void test_quiet(pid_t pid)
 	      "another bridge, br-q");
 	q = queued_while_stopped(pid, "10.78.0.1/24");
 	CHECK(q > 0, "before: an address on br-q queues events for dnsmasq (%ld bytes)", q);
+	CHECK(nl_socks(pid, &groups) >= 0 && groups != 0,
+	      "before: dnsmasq's rtnetlink socket is in groups %#lx", groups);
 	r = dhcp_quiet_netlink(pid, pidfd);
 	CHECK(r == 0, "dhcp_quiet_netlink (r=%d %s)", r, dhcp_errmsg());
+	CHECK(nl_socks(pid, &groups) >= 0 && groups == 0,
+	      "after: dnsmasq's rtnetlink socket is in no group (%#lx)", groups);
 	q = queued_while_stopped(pid, "10.79.0.1/24");
 	CHECK(q == 0, "after: an address on br-q queues nothing for dnsmasq (%ld bytes)", q);
 	dns_expect("outside.test", "203.0.113.8", 3000);

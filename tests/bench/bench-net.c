@@ -25,7 +25,7 @@
  *       then the probe.  With --prefill N, N other bridges with addresses
  *       exist first (made untimed), as many as netd's other networks, and
  *       with --prefill-dnsmasq each has its dnsmasq running, as netd's do,
- *       its netlink socket filtered as netd filters them
+ *       its netlink socket out of its groups as netd does it
  *       (dhcp_quiet_netlink).
  *       Samples: DIR/b2-start-floor-L.txt, DIR/b2-answer-floor-L.txt.
  */
@@ -278,8 +278,8 @@ static void floor_stop(struct floor_net *fl, struct rtnl *rt, pid_t pid)
  */
 /*
  * As netd does once a dnsmasq of an IPv4-only network runs: its netlink
- * socket filtered so that it sleeps through the host's address and route
- * changes (dhcp_quiet_netlink).
+ * socket taken out of its multicast groups so that it sleeps through the
+ * host's address and route changes (dhcp_quiet_netlink).
  */
 static void quiet_when_up(const struct dhcp_paths *paths, pid_t pid)
 {
