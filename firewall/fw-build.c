@@ -9,19 +9,23 @@
  *
  * The rules are fixed; a network is nothing but elements of hash sets
  * and maps keyed by its name, bridge, subnets and ports.  So a packet's
- * path does not grow with the number of networks (one hash lookup per
- * question asked of it), and adding or removing a network adds or
+ * path does not grow with the number of networks (a compare of its
+ * devices' link group for "one of netd's bridges?", one hash lookup per
+ * other question asked of it), and adding or removing a network adds or
  * removes elements only: no chain, no rule, no jump, which would make
  * the kernel validate the whole table again on every commit.
  *
- *   forward (filter, 0)     iifname @bridges jump from_bridge
- *                           oifname @bridges jump to_bridge
- *   from_bridge             oifname @bridges jump between_bridges
+ *   forward (filter, 0)     iifgroup FW_BRIDGE_GROUP jump from_bridge
+ *                           oifgroup FW_BRIDGE_GROUP jump to_bridge
+ *   from_bridge             oifgroup FW_BRIDGE_GROUP jump
+ *                             between_bridges
  *                             (same bridge accept, else drop)
- *                           iifname @uplinked iifname . oifname
- *                             != @uplinks drop
- *                           jump from_subnet (source in the network's
- *                             subnets: accept, per slot), drop
+ *                           jump from_subnet (source in the subnets of
+ *                             a network without uplink: accept, per
+ *                             slot)
+ *                           iifname @uplinked jump from_uplinked
+ *                             (iifname . oifname != @uplinks drop; source
+ *                             in its subnets: accept, per slot), drop
  *   to_bridge               isolated drop, ct established accept, nat:
  *                           ct dnat accept or drop, routed: from the
  *                           uplink if it has one
@@ -33,8 +37,8 @@
  *   masq                    jump masq_skip (same network, wrong uplink:
  *                           accept), multicast and broadcast accept,
  *                           masquerade
- *   mangle_postrouting      DHCP replies onto our bridges: UDP checksum 0
- *     (filter, -150)
+ *   mangle_output           dnsmasq's DHCP replies onto our bridges: UDP
+ *     (filter, -150)          checksum 0
  *
  * Every base chain has policy accept: netd decides only for its bridges'
  * traffic.  In the nat chains accept means "no masquerade" (the next nat
@@ -112,11 +116,12 @@ static const struct fw_base_chain fw_base_chains[] = {
 	{ "prerouting", "nat", NF_INET_PRE_ROUTING, -100 },
 	{ "output", "nat", NF_INET_LOCAL_OUT, -100 },
 	{ "postrouting", "nat", NF_INET_POST_ROUTING, 100 },
-	{ "mangle_postrouting", "filter", NF_INET_POST_ROUTING, -150 },
+	{ "mangle_output", "filter", NF_INET_LOCAL_OUT, -150 },
 };
 
 static const char *const fw_chains[] = {
-	"from_bridge", "between_bridges", "from_subnet", "to_bridge",
+	"from_bridge", "between_bridges", "from_subnet", "from_uplinked",
+	"to_bridge",
 	"isolated_input", "masq", "masq_skip",
 };
 

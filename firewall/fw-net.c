@@ -143,7 +143,8 @@ const char *fw_net_clash_hint(const struct fw_msg *msg)
 	if (strcmp(set, FW_MAP_DNAT) == 0 || strcmp(set, FW_MAP_DNAT4) == 0 ||
 	    strcmp(set, FW_MAP_DNAT6) == 0)
 		return "another network forwards this port";
-	if (fw_slot_parse(set, &slot) && slot.kind != FW_SLOT_NET)
+	if (fw_slot_parse(set, &slot) && slot.kind != FW_SLOT_NET &&
+	    slot.kind != FW_SLOT_NETUP)
 		return "another network has this nat subnet";
 	return "another network uses this bridge";
 }

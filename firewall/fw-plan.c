@@ -235,9 +235,9 @@ static size_t fw_key_fields(const char *set, enum fw_field *f)
 	if (!fw_slot_parse(set, &slot))
 		return 1;
 	a = slot.family == AF_INET ? FW_F_A4 : FW_F_A6;
-	f[0] = slot.kind == FW_SLOT_NET ? FW_F_IF : a;
+	f[0] = slot.kind == FW_SLOT_NET || slot.kind == FW_SLOT_NETUP ? FW_F_IF : a;
 	f[1] = slot.kind == FW_SLOT_LOCAL ? a : FW_F_IF;
-	if (slot.kind == FW_SLOT_NET)
+	if (slot.kind == FW_SLOT_NET || slot.kind == FW_SLOT_NETUP)
 		f[1] = a;
 	/* natup4_L, nat4_L: the subnet alone; egress4_L: subnet . ifname */
 	return slot.kind == FW_SLOT_NAT || (slot.kind == FW_SLOT_UPLINK &&

@@ -98,6 +98,7 @@ enum fw_slot_kind {
 	FW_SLOT_NAT,	/* nat4_L: map subnet : bridge, nat networks */
 	FW_SLOT_UPLINK,	/* natup4_L: subnet, egress4_L: subnet . uplink */
 	FW_SLOT_LOCAL,	/* local4_L_M: subnet . subnet, within a nat network */
+	FW_SLOT_NETUP,	/* netup4_L: bridge . subnet, networks with an uplink */
 };
 
 struct fw_slot {

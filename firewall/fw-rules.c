@@ -161,6 +161,20 @@ static int fw_rule_ifname_in(struct fw_ctx *ctx, const char *chain,
 	return fw_rule_finish(ctx, &r);
 }
 
+/* iifgroup|oifgroup FW_BRIDGE_GROUP VERDICT TARGET */
+static int fw_rule_bridge_group(struct fw_ctx *ctx, const char *chain,
+				uint32_t key, int verdict, const char *target)
+{
+	uint32_t group = FW_BRIDGE_GROUP;
+	struct fw_rule r;
+
+	fw_rule_start(&r, chain);
+	fw_expr_meta_load(&r, key, NFT_REG_1);
+	fw_expr_cmp(&r, NFT_REG_1, NFT_CMP_EQ, &group, sizeof(group));
+	fw_expr_verdict(&r, verdict, target);
+	return fw_rule_finish(ctx, &r);
+}
+
 /* iifname . oifname @SET accept, oifname . iifname @SET accept */
 static int fw_rule_ifname_pair(struct fw_ctx *ctx, const char *chain,
 			       uint32_t first, uint32_t second,
@@ -176,14 +190,13 @@ static int fw_rule_ifname_pair(struct fw_ctx *ctx, const char *chain,
 	return fw_rule_finish(ctx, &r);
 }
 
-/* from_bridge: iifname @uplinked iifname . oifname != @uplinks drop */
+/* from_uplinked: iifname . oifname != @uplinks drop */
 static int fw_rule_wrong_uplink(struct fw_ctx *ctx)
 {
 	struct fw_rule r;
 
-	fw_rule_start(&r, "from_bridge");
+	fw_rule_start(&r, "from_uplinked");
 	fw_expr_meta_load(&r, NFT_META_IIFNAME, NFT_REG_1);
-	fw_expr_lookup(&r, NFT_REG_1, FW_SET_UPLINKED);
 	fw_expr_meta_load(&r, NFT_META_OIFNAME, NFT_REG_2);
 	fw_expr_lookup_inv(&r, NFT_REG_1, FW_SET_UPLINKS);
 	fw_expr_verdict(&r, NF_DROP, NULL);
@@ -214,18 +227,19 @@ static int fw_rule_dnat(struct fw_ctx *ctx, const char *chain, int family)
 	return fw_rule_finish(ctx, &r);
 }
 
-/* mangle_postrouting: meta l4proto udp meta nfproto ipv4 udp sport 67
+/* mangle_output: meta l4proto udp meta nfproto ipv4 udp sport 67
  *   udp dport 68 oifname @bridges udp checksum set 0
  * nftables cannot fill in checksums; a zero UDP checksum (IPv4 only)
  * makes strict DHCP clients accept replies whose checksum was left
- * partial by the bridge/veth offload path.  Every packet that leaves
- * the host passes here: the cheapest test comes first. */
+ * partial by the bridge/veth offload path.  The replies are dnsmasq's,
+ * so the output hook: forwarded packets never pass here.  Every packet
+ * the host sends does: the cheapest test comes first. */
 static int fw_rule_dhcp_csum(struct fw_ctx *ctx)
 {
 	uint16_t zero = 0;
 	struct fw_rule r;
 
-	fw_rule_start(&r, "mangle_postrouting");
+	fw_rule_start(&r, "mangle_output");
 	fw_match_l4proto(&r, IPPROTO_UDP);
 	fw_match_nfproto(&r, AF_INET);
 	fw_match_port(&r, FW_TH_SPORT, FW_PORT_DHCP_SERVER);
@@ -362,11 +376,11 @@ static int fw_build_forward(struct fw_ctx *ctx)
 {
 	int ret;
 
-	ret = fw_rule_ifname_in(ctx, "forward", NFT_META_IIFNAME,
-				FW_SET_BRIDGES, NFT_JUMP, "from_bridge");
+	ret = fw_rule_bridge_group(ctx, "forward", NFT_META_IIFGROUP,
+				   NFT_JUMP, "from_bridge");
 	if (ret == 0)
-		ret = fw_rule_ifname_in(ctx, "forward", NFT_META_OIFNAME,
-					FW_SET_BRIDGES, NFT_JUMP, "to_bridge");
+		ret = fw_rule_bridge_group(ctx, "forward", NFT_META_OIFGROUP,
+					   NFT_JUMP, "to_bridge");
 	if (ret == 0)
 		ret = fw_rule_ifname_pair(ctx, "between_bridges",
 					  NFT_META_IIFNAME, NFT_META_OIFNAME,
@@ -377,9 +391,11 @@ static int fw_build_forward(struct fw_ctx *ctx)
 }
 
 /* from_bridge: traffic the guests send through the host.  Never to
- * another of our bridges, only out of the uplink if the network has one,
- * and only from the network's own subnets (from_subnet: one rule per
- * slot).
+ * another of our bridges, only from the network's own subnets
+ * (from_subnet: one rule per slot), and only out of the uplink if the
+ * network has one (from_uplinked: that check, then its own slots).  A
+ * packet of a network without an uplink, the common case, is accepted by
+ * the first lookup that asks anything of its bridge.
  *
  * Out of the same bridge is fine, in every mode: with br_netfilter loaded
  * (Docker and Kubernetes hosts) frames bridged between two guests of a
@@ -390,15 +406,19 @@ static int fw_build_from(struct fw_ctx *ctx)
 {
 	int ret;
 
-	ret = fw_rule_ifname_in(ctx, "from_bridge", NFT_META_OIFNAME,
-				FW_SET_BRIDGES, NFT_JUMP, "between_bridges");
-	if (ret == 0)
-		ret = fw_rule_wrong_uplink(ctx);
+	ret = fw_rule_bridge_group(ctx, "from_bridge", NFT_META_OIFGROUP,
+				   NFT_JUMP, "between_bridges");
 	if (ret == 0)
 		ret = fw_rule_verdict(ctx, "from_bridge", NFT_JUMP,
 				      "from_subnet");
 	if (ret == 0)
+		ret = fw_rule_ifname_in(ctx, "from_bridge", NFT_META_IIFNAME,
+					FW_SET_UPLINKED, NFT_JUMP,
+					"from_uplinked");
+	if (ret == 0)
 		ret = fw_rule_verdict(ctx, "from_bridge", NF_DROP, NULL);
+	if (ret == 0)
+		ret = fw_rule_wrong_uplink(ctx);
 	return ret;
 }
 
@@ -539,7 +559,7 @@ int fw_build_base_rules(struct fw_ctx *ctx)
 /* ---- one rule per slot ---- */
 
 /* from_subnet: meta nfproto ipv4 iifname . ip saddr & MASK @net4_L
- *   accept */
+ *   accept; from_uplinked: the same with @netup4_L */
 static void fw_slot_net(struct fw_rule *r, const struct fw_slot *s,
 			const char *set)
 {
@@ -594,6 +614,7 @@ int fw_build_slot_rule(struct fw_ctx *ctx, const struct fw_slot *slot)
 		[FW_SLOT_NAT] = "postrouting",
 		[FW_SLOT_UPLINK] = "masq_skip",
 		[FW_SLOT_LOCAL] = "masq_skip",
+		[FW_SLOT_NETUP] = "from_uplinked",
 	};
 	char names[FW_SLOT_SETS_MAX][FW_SET_NAME_MAX];
 	struct fw_rule r;
@@ -603,6 +624,7 @@ int fw_build_slot_rule(struct fw_ctx *ctx, const struct fw_slot *slot)
 	fw_match_nfproto(&r, slot->family);
 	switch (slot->kind) {
 	case FW_SLOT_NET:
+	case FW_SLOT_NETUP:
 		fw_slot_net(&r, slot, names[0]);
 		break;
 	case FW_SLOT_NAT:

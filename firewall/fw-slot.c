@@ -8,7 +8,9 @@
  * network adds hash elements only.
  *
  *   net4_L     { ifname . ipv4_addr }         bridge . subnet, nat and
- *                                             routed networks
+ *                                             routed networks without
+ *                                             an uplink
+ *   netup4_L   { ifname . ipv4_addr }         the same, with an uplink
  *   nat4_L     { ipv4_addr : ifname }         subnet : bridge, nat
  *   natup4_L   { ipv4_addr }                  subnet, nat with an uplink
  *   egress4_L  { ipv4_addr . ifname }         subnet . uplink
@@ -33,6 +35,7 @@ static const char *const fw_slot_prefix[] = {
 	[FW_SLOT_NAT] = "nat",
 	[FW_SLOT_UPLINK] = "natup",
 	[FW_SLOT_LOCAL] = "local",
+	[FW_SLOT_NETUP] = "netup",
 };
 
 #define FW_SLOT_EGRESS	"egress"
@@ -169,12 +172,19 @@ static void fw_slot_push(struct fw_slot *slots, size_t *n,
 	slots[(*n)++] = *s;
 }
 
+/* Where the bridge . subnet keys of net go: a packet from a network with
+ * an uplink has its way out checked first (from_uplinked). */
+static enum fw_slot_kind fw_net_slot_kind(const struct fw_network *net)
+{
+	return fw_has_uplink(net) ? FW_SLOT_NETUP : FW_SLOT_NET;
+}
+
 /* The slots of prefix i of net (not redundant, net not isolated). */
 static void fw_prefix_slots(const struct fw_network *net, size_t i,
 			    struct fw_slot *slots, size_t *n)
 {
 	const struct fw_prefix *p = &net->prefixes[i];
-	struct fw_slot s = { FW_SLOT_NET, p->family, p->len, 0 };
+	struct fw_slot s = { fw_net_slot_kind(net), p->family, p->len, 0 };
 
 	fw_slot_push(slots, n, &s);
 	if (net->mode != FW_MODE_NAT)
@@ -233,6 +243,7 @@ static void fw_slot_defs(const struct fw_slot *slot,
 	defs[1].name = names[1];
 	switch (slot->kind) {
 	case FW_SLOT_NET:
+	case FW_SLOT_NETUP:
 		defs[0].key_type = FW_TYPE_IFNAME << FW_TYPE_BITS | type;
 		defs[0].key_len = 16 + bytes;
 		break;
@@ -315,7 +326,7 @@ static int fw_subnet_elems(struct fw_ctx *ctx, enum fw_msg_type type,
 {
 	char names[FW_SLOT_SETS_MAX][FW_SET_NAME_MAX];
 	uint8_t br[16], up[16];
-	struct fw_slot slot = { FW_SLOT_NET, s->family, s->len, 0 };
+	struct fw_slot slot = { fw_net_slot_kind(net), s->family, s->len, 0 };
 	int ret;
 
 	fw_ifname_key(br, net->bridge);

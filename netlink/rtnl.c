@@ -928,16 +928,29 @@ int rtnl_link_set_up(struct rtnl *rt, int ifindex, bool up)
 	return rtnl_talk(rt, nlh, NULL, NULL);
 }
 
+/* RTM_SETLINK of one u32 attribute */
+static int link_set_u32(struct rtnl *rt, int ifindex, uint16_t type, uint32_t value)
+{
+	struct nlmsghdr *nlh = link_msg(rt, RTM_SETLINK, 0, ifindex);
+
+	mnl_attr_put_u32(nlh, type, value);
+	return rtnl_talk(rt, nlh, NULL, NULL);
+}
+
 int rtnl_link_set_mtu(struct rtnl *rt, int ifindex, unsigned int mtu)
 {
-	struct nlmsghdr *nlh;
-
 	rtnl_reset(rt);
 	if (ifindex <= 0 || mtu == 0)
 		return -EINVAL;
-	nlh = link_msg(rt, RTM_SETLINK, 0, ifindex);
-	mnl_attr_put_u32(nlh, IFLA_MTU, mtu);
-	return rtnl_talk(rt, nlh, NULL, NULL);
+	return link_set_u32(rt, ifindex, IFLA_MTU, mtu);
+}
+
+int rtnl_link_set_group(struct rtnl *rt, int ifindex, unsigned int group)
+{
+	rtnl_reset(rt);
+	if (ifindex <= 0)
+		return -EINVAL;
+	return link_set_u32(rt, ifindex, IFLA_GROUP, group);
 }
 
 int rtnl_link_set_master(struct rtnl *rt, int ifindex, int master)

@@ -117,6 +117,8 @@ int rtnl_link_delete(struct rtnl *rt, int ifindex);	/* -ENODEV is not an error: 
 int rtnl_link_delete_group(struct rtnl *rt, unsigned int group);
 int rtnl_link_set_up(struct rtnl *rt, int ifindex, bool up);
 int rtnl_link_set_mtu(struct rtnl *rt, int ifindex, unsigned int mtu);
+/* IFLA_GROUP; 0 is the default group. */
+int rtnl_link_set_group(struct rtnl *rt, int ifindex, unsigned int group);
 /* Enslave to master (a bridge), 0 to release; also sets the link up. */
 int rtnl_link_set_master(struct rtnl *rt, int ifindex, int master);
 

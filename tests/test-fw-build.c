@@ -567,14 +567,14 @@ static struct fw_plan *build(const char *name, const struct fw_network *nets,
 /* ---- cases ---- */
 
 #define N_FIXED_SETS	14
-#define N_CHAINS	13	/* 6 base chains, 7 others */
+#define N_CHAINS	14	/* 6 base chains, 8 others */
 
 static void test_empty(void)
 {
 	struct fw_plan *plan = build("empty", NULL, 0);
 
 	check(count_type(plan, FW_MSG_NEWCHAIN) == N_CHAINS,
-	      "empty: 6 base chains and 7 others");
+	      "empty: 6 base chains and 8 others");
 	check(count_type(plan, FW_MSG_NEWSET) == N_FIXED_SETS,
 	      "empty: 14 sets and maps, no slot");
 	check(count_type(plan, FW_MSG_NEWSETELEM) == 0,
@@ -591,7 +591,7 @@ static void test_empty(void)
 	      count_rules(plan, "postrouting") == 0 &&
 	      count_rules(plan, "masq") == 5 &&
 	      count_rules(plan, "masq_skip") == 0 &&
-	      count_rules(plan, "mangle_postrouting") == 1,
+	      count_rules(plan, "mangle_output") == 1,
 	      "empty: the fixed rules");
 	check_golden("empty", plan);
 	fw_plan_free(plan);
@@ -612,14 +612,16 @@ static void test_nat(void)
 	/* net, nat, natup + egress, local for /24 and /64 */
 	check(count_type(plan, FW_MSG_NEWSET) == N_FIXED_SETS + 2 * 5,
 	      "nat: 5 slot sets per prefix length");
-	check(has_set(plan, "net4_24") && has_set(plan, "nat6_64") &&
+	check(has_set(plan, "netup4_24") && !has_set(plan, "net4_24") &&
+	      has_set(plan, "nat6_64") &&
 	      has_set(plan, "natup4_24") && has_set(plan, "egress6_64") &&
 	      has_set(plan, "local4_24_24") && has_set(plan, "local6_64_64") &&
 	      !has_set(plan, "local4_24_64"), "nat: the slots of /24 and /64");
-	check(count_rules(plan, "from_subnet") == 2 &&
+	check(count_rules(plan, "from_subnet") == 0 &&
+	      count_rules(plan, "from_uplinked") == 1 + 2 &&
 	      count_rules(plan, "postrouting") == 2 &&
 	      count_rules(plan, "masq_skip") == 4,
-	      "nat: one rule per slot");
+	      "nat: one rule per slot (with an uplink: from_uplinked)");
 	q = elems(plan, "nat4_24", v4, 4);
 	check(data_is_ifname(&q, "netd-web"), "nat: nat4_24 maps 10.10.0.0 "
 	      "to netd-web");
@@ -649,7 +651,7 @@ static void test_routed(void)
 	struct fw_plan *plan = build("routed", &net, 1);
 
 	check(count_type(plan, FW_MSG_NEWSET) == N_FIXED_SETS + 1 &&
-	      has_set(plan, "net4_24"), "routed: one slot, net4_24");
+	      has_set(plan, "netup4_24"), "routed: one slot, netup4_24 (it has an uplink)");
 	check(!ifname_elem(plan, FW_SET_NAT, "netd-lab").found &&
 	      count_rules(plan, "postrouting") == 0,
 	      "routed: not masqueraded");
@@ -692,8 +694,11 @@ static void test_v6(void)
 	q = elems(plan, "net6_56", key, 32);
 	check(q.found && q.count == 1, "v6: one /56 for two addresses in it");
 	check(elems(plan, "local6_56_56", NULL, 0).count == 1 &&
-	      !has_set(plan, "natup6_56"),
+	      !has_set(plan, "natup6_56") && !has_set(plan, "netup6_56"),
 	      "v6: one local pair, no uplink slot");
+	check(count_rules(plan, "from_subnet") == 1 &&
+	      count_rules(plan, "from_uplinked") == 1,
+	      "v6: no uplink: its slot's rule in from_subnet");
 	check_golden("v6", plan);
 	fw_plan_free(plan);
 }
@@ -706,8 +711,8 @@ static void test_three(void)
 	check(ifname_elem(plan, FW_SET_BRIDGES, "x").count == 3 &&
 	      elems(plan, FW_SET_SAME, NULL, 0).count == 3,
 	      "three: 3 bridges, each the same as itself");
-	check(elems(plan, "net4_24", NULL, 0).count == 2,
-	      "three: 2 subnets in net4_24 (web, lab; not iso)");
+	check(elems(plan, "netup4_24", NULL, 0).count == 2 && !has_set(plan, "net4_24"),
+	      "three: 2 subnets in netup4_24 (web, lab, both with an uplink; not iso)");
 	check(ifname_elem(plan, FW_SET_UPLINKED, "x").count == 2,
 	      "three: 2 networks with an uplink");
 	check_golden("three", plan);
@@ -1560,8 +1565,8 @@ static void test_net_add(void)
 	      "net add: the elements, values included, are fw_sync()'s for "
 	      "web alone");
 	check(count_elems(add, FW_MSG_NEWSETELEM, FW_SET_BRIDGES) == 1 &&
-	      count_elems(add, FW_MSG_NEWSETELEM, "net4_24") == 1 &&
-	      count_elems(add, FW_MSG_NEWSETELEM, "net6_64") == 1 &&
+	      count_elems(add, FW_MSG_NEWSETELEM, "netup4_24") == 1 &&
+	      count_elems(add, FW_MSG_NEWSETELEM, "netup6_64") == 1 &&
 	      count_elems(add, FW_MSG_NEWSETELEM, FW_MAP_DNAT) == 2,
 	      "net add: 1 bridge, 2 subnets, 2 ports");
 	fw_plan_free(add);
@@ -1578,20 +1583,19 @@ static void test_net_add_slots(void)
 	char *slots_add, *slots_sync;
 
 	fw_names_add(&missing, "egress6_64");
-	fw_names_add(&missing, "net4_24");
+	fw_names_add(&missing, "netup4_24");
 	add = build_net_missing("net add, slots missing", NULL, &web,
 				&missing);
 	plain = build_net("net add", NULL, &web);
 	sync = build("net sync", &web, 1);
 	check(count_type(add, FW_MSG_NEWSET) == 3 &&
 	      has_set(add, "natup6_64") && has_set(add, "egress6_64") &&
-	      has_set(add, "net4_24") && count_type(add, FW_MSG_NEWRULE) == 2,
+	      has_set(add, "netup4_24") && count_type(add, FW_MSG_NEWRULE) == 2,
 	      "net add, slots missing: the 3 sets and 2 rules of the 2 slots");
-	slots_add = render_chain_rules(add, "from_subnet");
-	slots_sync = render_chain_rules(sync, "from_subnet");
-	check(strncmp(slots_sync, slots_add, strlen(slots_add)) == 0 &&
-	      strstr(slots_add, "net4_24"),
-	      "net add, slots missing: net4_24's rule is fw_sync()'s");
+	slots_add = render_chain_rules(add, "from_uplinked");
+	slots_sync = render_chain_rules(sync, "from_uplinked");
+	check(strstr(slots_sync, slots_add) && strstr(slots_add, "netup4_24"),
+	      "net add, slots missing: netup4_24's rule is fw_sync()'s");
 	free(slots_add);
 	free(slots_sync);
 	check(check_strings(true, render_of_type(add, FW_MSG_NEWSETELEM),

@@ -207,13 +207,15 @@ static void test_three(struct fw *fw)
 		"tcp . 8080 : \"netd-web\"", "tcp . 8080 : 10.10.0.10 . 80",
 		"udp . 5353 : fd00:10::10 . 53",
 		"\"netd-iso\" . 10.30.0.1", "\"netd-iso\" . fd00:30::1",
-		"iifname @bridges jump from_bridge",
-		"oifname @bridges jump to_bridge",
+		"iifgroup 7234914 jump from_bridge",
+		"oifgroup 7234914 jump to_bridge",
+		"oifgroup 7234914 jump between_bridges",
 		"iifname @isolated jump isolated_input",
 		"iifname . oifname @same_bridge accept",
-		"iifname @uplinked iifname . oifname != @uplinks drop",
+		"iifname @uplinked jump from_uplinked",
+		"iifname . oifname != @uplinks drop",
 		"iifname . ip saddr & 255.255.255.0 @net4_24 accept",
-		"iifname . ip6 saddr & ffff:ffff:ffff:ffff:: @net6_64 accept",
+		"iifname . ip6 saddr & ffff:ffff:ffff:ffff:: @netup6_64 accept",
 		"ip saddr & 255.255.255.0 == @nat4_24 jump masq",
 		"oifname @nat ct status dnat accept",
 		"oifname . iifname @uplinks accept",
@@ -235,9 +237,12 @@ static void test_three(struct fw *fw)
 	check(fw_table_exists(fw) == 1, "fw_table_exists() == 1");
 	text = nft_list();
 	check_contains(text, want, sizeof(want) / sizeof(want[0]), "three");
-	check(run(NULL, "nft get element inet netd net4_24 "
+	check(run(NULL, "nft get element inet netd netup4_24 "
 		  "'{ \"netd-web\" . 10.10.0.0 }' >/dev/null 2>&1") == 0,
-	      "net4_24 holds \"netd-web\" . 10.10.0.0");
+	      "netup4_24 holds \"netd-web\" . 10.10.0.0 (it has an uplink)");
+	check(run(NULL, "nft get element inet netd net4_24 "
+		  "'{ \"netd-lab\" . 10.20.0.0 }' >/dev/null 2>&1") == 0,
+	      "net4_24 holds \"netd-lab\" . 10.20.0.0 (no uplink)");
 	check(run(NULL, "nft get element inet netd nat4_24 '{ 10.20.0.0 }' "
 		  ">/dev/null 2>&1") != 0, "nat4_24 does not hold lab's "
 	      "10.20.0.0 (routed)");
@@ -406,7 +411,7 @@ static void test_dhcp_csum(struct fw *fw)
 				  .sll_protocol = htons(ETH_P_IP) };
 	int fd, ret, c67, c66;
 
-	ret = run(NULL, "ip link add netd-web type bridge && "
+	ret = run(NULL, "ip link add netd-web group 0x6e6562 type bridge && "
 		  "ip link set netd-web up && "
 		  "ip addr add 10.10.0.1/24 dev netd-web && "
 		  "ip link add vguest type veth peer name vguest-p && "

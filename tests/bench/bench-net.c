@@ -245,6 +245,7 @@ static pid_t floor_start(struct floor_net *fl, struct rtnl *rt)
 
 	r = rtnl_bridge_create(rt, "bfloor", &(struct rtnl_bridge_opts){ .mac = fl->mac,
 									  .alias = "netd:floor",
+									  .group = FW_BRIDGE_GROUP,
 									  .no_ipv6 = true },
 			       &fl->ifindex);
 	if (r < 0)
@@ -315,7 +316,8 @@ static void prefill(struct rtnl *rt, const struct opts *o, pid_t **ret_pids)
 		snprintf(lo, sizeof(lo), "10.%ld.%ld.100", 100 + i / 250, i % 250);
 		snprintf(hi, sizeof(hi), "10.%ld.%ld.200", 100 + i / 250, i % 250);
 		inet_pton(AF_INET, ip, &a.addr.v4);
-		r = rtnl_bridge_create(rt, name, &(struct rtnl_bridge_opts){ .no_ipv6 = true },
+		r = rtnl_bridge_create(rt, name, &(struct rtnl_bridge_opts){ .group = FW_BRIDGE_GROUP,
+									     .no_ipv6 = true },
 				       &a.ifindex);
 		if (r < 0 || (r = rtnl_addr_add(rt, &a)) < 0)
 			bu_die("prefill %s: %s", name, strerror(-r));
