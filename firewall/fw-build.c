@@ -15,10 +15,13 @@
  * removes elements only: no chain, no rule, no jump, which would make
  * the kernel validate the whole table again on every commit.
  *
- *   forward (filter, 0)     iifgroup FW_BRIDGE_GROUP jump from_bridge
- *                           oifgroup FW_BRIDGE_GROUP jump to_bridge
- *   from_bridge             oifgroup FW_BRIDGE_GROUP jump
+ *   forward (filter, 0)     iifgroup FW_ISOLATED_GROUP jump
  *                             between_bridges
+ *                           oifgroup FW_ISOLATED_GROUP drop
+ *                           iifgroup FW_BRIDGE_GROUP jump from_bridge
+ *                           oifgroup FW_BRIDGE_GROUP jump to_bridge
+ *   from_bridge             oifgroup & FW_GROUP_MASK == FW_BRIDGE_GROUP
+ *                             jump between_bridges
  *                             (same bridge accept, else drop)
  *                           jump from_subnet (source in the subnets of
  *                             a network without uplink: accept, per
@@ -26,7 +29,7 @@
  *                           iifname @uplinked jump from_uplinked
  *                             (iifname . oifname != @uplinks drop; source
  *                             in its subnets: accept, per slot), drop
- *   to_bridge               isolated drop, ct established accept, nat:
+ *   to_bridge               ct established accept, nat:
  *                           ct dnat accept or drop, routed: from the
  *                           uplink if it has one
  *   input (filter, 0)       iifname @isolated jump isolated_input

@@ -161,15 +161,20 @@ static int fw_rule_ifname_in(struct fw_ctx *ctx, const char *chain,
 	return fw_rule_finish(ctx, &r);
 }
 
-/* iifgroup|oifgroup FW_BRIDGE_GROUP VERDICT TARGET */
-static int fw_rule_bridge_group(struct fw_ctx *ctx, const char *chain,
-				uint32_t key, int verdict, const char *target)
+/* iifgroup|oifgroup GROUP VERDICT [TARGET]; with FW_GROUP_MASK:
+ * oifgroup & 0xfffffffe == FW_BRIDGE_GROUP (any of netd's bridges) */
+static int fw_rule_group(struct fw_ctx *ctx, const char *chain, uint32_t key,
+			 uint32_t group, int verdict, const char *target)
 {
-	uint32_t group = FW_BRIDGE_GROUP;
+	uint32_t mask = FW_GROUP_MASK;
 	struct fw_rule r;
 
 	fw_rule_start(&r, chain);
 	fw_expr_meta_load(&r, key, NFT_REG_1);
+	if (group == FW_GROUP_MASK) {
+		group = FW_BRIDGE_GROUP;
+		fw_expr_bitwise_mask(&r, NFT_REG_1, &mask, sizeof(mask));
+	}
 	fw_expr_cmp(&r, NFT_REG_1, NFT_CMP_EQ, &group, sizeof(group));
 	fw_expr_verdict(&r, verdict, target);
 	return fw_rule_finish(ctx, &r);
@@ -371,16 +376,26 @@ static int fw_rule_output_loopback(struct fw_ctx *ctx)
 
 /* ---- per chain ---- */
 
-/* forward: to and from our bridges; between_bridges: only within one */
+/* forward: to and from our bridges, isolated ones first: nothing in or
+ * out of those but what stays on the bridge (between_bridges: only
+ * within one); they must come first, or to_bridge would take a packet
+ * from an isolated guest to a routed one.  So an answer to a guest of
+ * another network is accepted without a lookup (to_bridge). */
 static int fw_build_forward(struct fw_ctx *ctx)
 {
 	int ret;
 
-	ret = fw_rule_bridge_group(ctx, "forward", NFT_META_IIFGROUP,
-				   NFT_JUMP, "from_bridge");
+	ret = fw_rule_group(ctx, "forward", NFT_META_IIFGROUP,
+			    FW_ISOLATED_GROUP, NFT_JUMP, "between_bridges");
 	if (ret == 0)
-		ret = fw_rule_bridge_group(ctx, "forward", NFT_META_OIFGROUP,
-					   NFT_JUMP, "to_bridge");
+		ret = fw_rule_group(ctx, "forward", NFT_META_OIFGROUP,
+				    FW_ISOLATED_GROUP, NF_DROP, NULL);
+	if (ret == 0)
+		ret = fw_rule_group(ctx, "forward", NFT_META_IIFGROUP,
+				    FW_BRIDGE_GROUP, NFT_JUMP, "from_bridge");
+	if (ret == 0)
+		ret = fw_rule_group(ctx, "forward", NFT_META_OIFGROUP,
+				    FW_BRIDGE_GROUP, NFT_JUMP, "to_bridge");
 	if (ret == 0)
 		ret = fw_rule_ifname_pair(ctx, "between_bridges",
 					  NFT_META_IIFNAME, NFT_META_OIFNAME,
@@ -406,8 +421,8 @@ static int fw_build_from(struct fw_ctx *ctx)
 {
 	int ret;
 
-	ret = fw_rule_bridge_group(ctx, "from_bridge", NFT_META_OIFGROUP,
-				   NFT_JUMP, "between_bridges");
+	ret = fw_rule_group(ctx, "from_bridge", NFT_META_OIFGROUP,
+			    FW_GROUP_MASK, NFT_JUMP, "between_bridges");
 	if (ret == 0)
 		ret = fw_rule_verdict(ctx, "from_bridge", NFT_JUMP,
 				      "from_subnet");
@@ -422,18 +437,15 @@ static int fw_build_from(struct fw_ctx *ctx)
 	return ret;
 }
 
-/* to_bridge: traffic routed from elsewhere to the guests: nothing to
- * isolated networks; answers; port forwards (nat); from the uplink if
+/* to_bridge: traffic routed from elsewhere to the guests of a network
+ * that is not isolated: answers; port forwards (nat); from the uplink if
  * the network has one, else from anywhere (routed). */
 static int fw_build_to(struct fw_ctx *ctx)
 {
 	const char *c = "to_bridge";
 	int ret;
 
-	ret = fw_rule_ifname_in(ctx, c, NFT_META_OIFNAME, FW_SET_ISOLATED,
-				NF_DROP, NULL);
-	if (ret == 0)
-		ret = fw_rule_ct_accept(ctx, c, NFT_CT_STATE,
+	ret = fw_rule_ct_accept(ctx, c, NFT_CT_STATE,
 					NF_CT_STATE_BIT(IP_CT_ESTABLISHED) |
 					NF_CT_STATE_BIT(IP_CT_RELATED));
 	if (ret == 0)

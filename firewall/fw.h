@@ -41,19 +41,30 @@
 
 /*
  * The link group (IFLA_GROUP, `ip link set BRIDGE group 0x6e6562`) every
- * network's bridge must be in.  The forward chain tells netd's bridges
- * from other links by it: a compare of the packet's device group, where a
- * lookup of its name in a hash set cost 2-3% of the CPU of a forwarded
- * TCP stream.  A link of another kind put in this group is treated as a
- * bridge without a network: what it forwards is dropped.
+ * network's bridge must be in: FW_ISOLATED_GROUP for an isolated network,
+ * FW_BRIDGE_GROUP for the others (fw_bridge_group()).  The forward chain
+ * tells netd's bridges, and the isolated ones, from other links by it: a
+ * compare of the packet's device group, where a lookup of its name in a
+ * hash set cost 2-3% of the CPU of a forwarded TCP stream.  A link of
+ * another kind put in one of these groups is treated as a bridge without
+ * a network: what it forwards is dropped.  A network's mode is fixed for
+ * the life of its bridge (netd rebuilds a network whose mode changes).
  */
 #define FW_BRIDGE_GROUP 0x6e6562u
+#define FW_ISOLATED_GROUP 0x6e6563u
+/* Both groups: (group & FW_GROUP_MASK) == FW_BRIDGE_GROUP */
+#define FW_GROUP_MASK 0xfffffffeu
 
 enum fw_mode {
 	FW_MODE_NAT,
 	FW_MODE_ROUTED,
 	FW_MODE_ISOLATED,
 };
+
+static inline unsigned int fw_bridge_group(enum fw_mode mode)
+{
+	return mode == FW_MODE_ISOLATED ? FW_ISOLATED_GROUP : FW_BRIDGE_GROUP;
+}
 
 struct fw_prefix {
 	int family;		/* AF_INET or AF_INET6 */

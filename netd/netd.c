@@ -109,6 +109,11 @@ static const enum fw_mode fw_modes[] = {
 	[NET_MODE_ISOLATED] = FW_MODE_ISOLATED,
 };
 
+unsigned int netd_bridge_group(const struct net_config *c)
+{
+	return fw_bridge_group(fw_modes[c->mode]);
+}
+
 /* One network as the firewall library sees it; pfx and fwd have room for it. */
 static void fill_fw_network(const struct net_config *c, struct fw_network *fn,
 			    struct fw_prefix *pfx, struct fw_forward *fwd)

@@ -207,6 +207,8 @@ void leases_event(struct netd *d);
 /* netd.c */
 int netd_reload(struct netd *d, json_object *outcome);
 int netd_firewall_sync(struct netd *d);
+/* The link group of the network's bridge, by its mode (fw_bridge_group()). */
+unsigned int netd_bridge_group(const struct net_config *c);
 int netd_watch(struct netd *d, int fd, struct source *src);
 void netd_unwatch(struct netd *d, int fd);
 void netd_arm_timer(struct netd *d);

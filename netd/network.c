@@ -17,7 +17,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "firewall/fw.h"
 #include "netd/log.h"
 #include "netd/netd.h"
 #include "netlink/rtnl.h"
@@ -243,7 +242,7 @@ int network_setup_links(struct network *n)
 	network_bridge_mac(c->bridge, mac);
 	r = rtnl_bridge_create(rt, c->bridge,
 			       &(struct rtnl_bridge_opts){ .mtu = c->mtu, .mac = mac, .alias = alias,
-							   .group = FW_BRIDGE_GROUP,
+							   .group = netd_bridge_group(c),
 							   .no_ipv6 = !has_ipv6(c) },
 			       &n->ifindex);
 	if (r < 0) {
@@ -273,18 +272,20 @@ int network_setup_links(struct network *n)
 			  "not touching it", c->bridge, link.alias);
 		return -EEXIST;
 	}
-	if (link.group != FW_BRIDGE_GROUP) {
+	if (link.group != netd_bridge_group(c)) {
 		/*
-		 * The forward chain knows netd's bridges by their link group:
-		 * without it the bridge's traffic would pass unchecked.  A
-		 * bridge made by an older netd, or changed by hand.
+		 * The forward chain knows netd's bridges, and the isolated
+		 * ones, by their link group: without it the bridge's traffic
+		 * would pass unchecked.  A bridge made by an older netd, or
+		 * changed by hand.
 		 */
 		log_info(c->name, "bridge %s: link group %#x -> %#x", c->bridge, link.group,
-			 FW_BRIDGE_GROUP);
-		r = rtnl_link_set_group(rt, n->ifindex, FW_BRIDGE_GROUP);
+			 netd_bridge_group(c));
+		r = rtnl_link_set_group(rt, n->ifindex, netd_bridge_group(c));
 		if (r < 0) {
 			log_error(c->name, "cannot put bridge %s in link group %#x: %s", c->bridge,
-				  FW_BRIDGE_GROUP, *rtnl_errmsg(rt) ? rtnl_errmsg(rt) : strerror(-r));
+				  netd_bridge_group(c),
+				  *rtnl_errmsg(rt) ? rtnl_errmsg(rt) : strerror(-r));
 			return r;
 		}
 	}

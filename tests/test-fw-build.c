@@ -579,11 +579,12 @@ static void test_empty(void)
 	      "empty: 14 sets and maps, no slot");
 	check(count_type(plan, FW_MSG_NEWSETELEM) == 0,
 	      "empty: no element messages");
-	check(count_rules(plan, "forward") == 2 &&
+	check(count_rules(plan, "forward") == 4 &&
 	      count_rules(plan, "from_bridge") == 4 &&
 	      count_rules(plan, "between_bridges") == 2 &&
 	      count_rules(plan, "from_subnet") == 0 &&
-	      count_rules(plan, "to_bridge") == 7 &&
+	      count_rules(plan, "from_uplinked") == 1 &&
+	      count_rules(plan, "to_bridge") == 6 &&
 	      count_rules(plan, "input") == 1 &&
 	      count_rules(plan, "isolated_input") == 13 &&
 	      count_rules(plan, "prerouting") == 2 &&

@@ -7,7 +7,8 @@
 # The test switches IPv4 forwarding on in HOST itself (as on a host that
 # routes for other reasons) and gives the guests a default route via the
 # bridge, so every "cannot reach" below is netd's firewall at work, not a
-# missing route.
+# missing route.  A routed network next to it (its guest g3 can reach the
+# outside) reaches no isolated guest, and no isolated guest reaches it.
 . "$(dirname "$0")/lib.sh"
 
 it_init
@@ -27,15 +28,26 @@ Range=10.204.0.100-10.204.0.149
 [DNS]
 Domain=iso.internal
 CONF
+net_conf lab <<CONF
+[Network]
+Mode=routed
+Bridge=itiso1
+Address=10.205.0.1/24
+
+[DHCP]
+Range=10.205.0.100-10.205.0.149
+CONF
 
 netd_start
 expect_bridge iso "$BR"
 expect_dnsmasq iso
 guest_add g1 "$BR"
 guest_add g2 "$BR"
-guests_dhcp g1:alpha g2:beta
+guest_add g3 itiso1
+guests_dhcp g1:alpha g2:beta g3
 G1=$(guest_ip g1)
 G2=$(guest_ip g2)
+G3=$(guest_ip g3)
 for g in g1 g2; do
 	ip_in_range "$(guest_ip $g)" 10.204.0.100 10.204.0.149 ||
 		fail "$g leased $(guest_ip $g), outside Range="
@@ -49,6 +61,8 @@ tcp_server out 7000
 tcp_server host 7002
 tcp_server g1 7001
 tcp_server g2 7001
+tcp_server g3 7003
+must ip -n "$IT_OUT" route add 10.205.0.0/24 via "$UPLINK_HOST"
 it_setup_done
 
 # Inside the network: DNS from the bridge, guest to guest.
@@ -68,3 +82,13 @@ expect_no_ping g1 "$UPLINK_OUT" "isolated guest cannot ping the outside host"
 expect_no_tcp g1 "$UPLINK_HOST" 7002 "isolated guest cannot reach HOST's uplink address"
 expect_no_tcp g1 "$GW" 7002 "isolated guest cannot reach a non-DHCP/DNS port on the bridge address"
 expect_no_tcp out "$G1" 7001 "outside cannot reach an isolated guest"
+
+# Next to a routed network: g3 reaches the outside (control), not the
+# isolated guests, and they do not reach it.
+expect_tcp g3 "$UPLINK_OUT" 7000 "$G3" "routed guest g3 reaches outside (control)"
+expect_no_tcp g3 "$G1" 7001 "routed guest g3 cannot reach isolated guest g1"
+expect_no_tcp g1 "$G3" 7003 "isolated guest g1 cannot reach routed guest g3"
+# One way too: what g1 sends never reaches g3, answer or not.
+expect_udp out g3 "$G3" 7004 "outside's UDP reaches routed guest g3 (control)"
+expect_no_udp g1 g3 "$G3" 7004 "isolated guest g1's UDP does not reach routed guest g3"
+expect_no_udp g3 g1 "$G1" 7004 "routed guest g3's UDP does not reach isolated guest g1"

@@ -643,6 +643,24 @@ def dns(server, name, timeout):
     print("\n".join(addrs))
     return 0
 
+def udp_recv(port, timeout):
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind(("0.0.0.0", port))
+    s.settimeout(timeout)
+    try:
+        _, peer = s.recvfrom(2048)
+    except OSError as e:
+        print("udp :%d: %s" % (port, e), file=sys.stderr)
+        return 1
+    print(peer[0])
+    return 0
+
+def udp_send(host, port):
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    for _ in range(5):
+        s.sendto(b"netd-it\n", (host, port))
+    return 0
+
 cmd = sys.argv[1]
 if cmd == "serve":
     serve(int(sys.argv[2]), sys.argv[3] if len(sys.argv) > 3 else "0.0.0.0")
@@ -650,6 +668,10 @@ elif cmd == "connect":
     sys.exit(connect(sys.argv[2], int(sys.argv[3]), float(sys.argv[4])))
 elif cmd == "dns":
     sys.exit(dns(sys.argv[2], sys.argv[3], float(sys.argv[4])))
+elif cmd == "udprecv":
+    sys.exit(udp_recv(int(sys.argv[2]), float(sys.argv[3])))
+elif cmd == "udpsend":
+    sys.exit(udp_send(sys.argv[2], int(sys.argv[3])))
 sys.exit(2)
 EOF
 }
@@ -687,6 +709,50 @@ expect_tcp()
 		fail "$5: server at $2:$3 saw source $got, expected $4"
 	fi
 	ok "$5 (server saw $got)"
+}
+
+udp_bound()
+{
+	[ -n "$(ip netns exec "$1" ss -Hlun "sport = :$2" 2>/dev/null)" ]
+}
+
+# udp_peer FROM TO ADDR PORT TIMEOUT: a receiver on PORT in TO, five
+# datagrams from FROM to ADDR:PORT; prints the source the receiver saw,
+# fails when none arrived within TIMEOUT.  One way only: unlike TCP, a
+# packet that gets through is seen even when nothing can answer it.
+udp_peer()
+{
+	local to pid rc
+	to=$(nsn "$2")
+	ip netns exec "$to" "$IT_PY" "$IT_TMP/nettool.py" udprecv "$4" "$5" \
+		</dev/null >"$IT_TMP/udp.out" 2>"$IT_TMP/udp.err" &
+	pid=$!
+	wait_for 5 "UDP receiver on $to port $4" udp_bound "$to" "$4"
+	ip netns exec "$(nsn "$1")" "$IT_PY" "$IT_TMP/nettool.py" udpsend "$3" "$4" ||
+		{ kill "$pid" 2>/dev/null; wait "$pid"; return 1; }
+	wait "$pid"
+	rc=$?
+	cat "$IT_TMP/udp.out" "$IT_TMP/udp.err"
+	return "$rc"
+}
+
+# expect_udp FROM TO ADDR PORT DESC / expect_no_udp ...: the datagrams do
+# (do not) arrive.
+expect_udp()
+{
+	local got
+	got=$(udp_peer "$1" "$2" "$3" "$4" "$IT_TCP_TIMEOUT") ||
+		fail "$5: no UDP datagram from ${1#"$IT_PREFIX"} to $3:$4 arrived ($got)"
+	ok "$5 (receiver saw $got)"
+}
+
+expect_no_udp()
+{
+	local got
+	if got=$(udp_peer "$1" "$2" "$3" "$4" "$IT_NEG_TIMEOUT"); then
+		fail "$5: a UDP datagram from ${1#"$IT_PREFIX"} to $3:$4 arrived (from $got), expected none"
+	fi
+	ok "$5 ($got)"
 }
 
 # expect_no_tcp NS ADDR PORT DESC: the connection must fail.
