@@ -181,6 +181,39 @@ def b3(raw, fa, out):
             t.add("%s, %s" % (lab, d), load(raw, "b3-iperf-%s-%s" % (lab, d)), base, bl)
             t.add("%s, %s" % (bl, d), base)
     out.append(t.render())
+    out.append("\nWhat netfilter cost, measured apart from the noise of the throughput: more runs of each, "
+               "under `perf record -a` (1999 Hz, kernel symbols), and the share of the busy CPU samples "
+               "spent in nf_tables (rule evaluation, set lookups) and in all of netfilter (that, hooks, "
+               "conntrack, NAT, br_netfilter: the baseline pays those too); `nfshare.py`. Forwarding is "
+               "CPU bound here, so the throughput netd leaves is (100 - netfilter) / (100 - the "
+               "baseline's netfilter) of the baseline's, other costs being equal: the *estimate* "
+               "column. Shares of one run do not move with the speed the VM gets from its host.\n")
+    rows = []
+    for d in ("up", "down"):
+        for lab in labels:
+            est = nf_estimate(raw, lab, d)
+            if not est:
+                continue
+            bl, n, nft, nf, bnft, bnf = est
+            rows.append("| %s, %s | %d | %.2f%% | %.2f%% | %.2f%% | %.2f%% | %.1f%% |" % (
+                lab, d, n, nft, nf, bnft, bnf, 100 * (100 - nf) / (100 - bnf)))
+    if rows:
+        out.append("| what | n | nf_tables | netfilter | baseline nf_tables | baseline netfilter | "
+                   "estimate |\n|---|---|---|---|---|---|---|\n" + "\n".join(rows) + "\n")
+    else:
+        out.append("(netfilter shares not measured in this run: perf missing)\n")
+
+
+def nf_estimate(raw, lab, d):
+    """Medians of the nf_tables and netfilter shares of netd run lab and of its baseline, in one
+    direction; None if not measured."""
+    bl = iperf_baseline(raw, lab)
+    nft, nf = load(raw, "b3-nftshare-%s-%s" % (lab, d)), load(raw, "b3-nfshare-%s-%s" % (lab, d))
+    bnft, bnf = load(raw, "b3-nftshare-%s-%s" % (bl, d)), load(raw, "b3-nfshare-%s-%s" % (bl, d))
+    if not (nft and nf and bnft and bnf):
+        return None
+    m = benchlib.median
+    return bl, min(len(nf), len(bnf)), m(nft), m(nf), m(bnft), m(bnf)
 
 
 def iperf_baseline(raw, lab):
@@ -356,6 +389,13 @@ def verdicts(raw, fa, out):
                 row("iperf3 %s, %s, ≥ 97%% of the minimal ruleset (%s)" % (d, lab, bl),
                     "%.2f / %.2f Gbit/s = %.1f%%%s%s" % (v, base, 100 * v / base, paired, spread),
                     v / base >= 0.97)
+            est = nf_estimate(raw, lab, d)
+            if est:
+                bl, n, nft, nf, bnft, bnf = est
+                e = (100 - nf) / (100 - bnf)
+                row("… the same from netfilter's CPU share (perf, %d runs each)" % n,
+                    "netfilter %.2f%% (nf_tables %.2f%%) vs %.2f%%: %.1f%% of the baseline's throughput"
+                    % (nf, nft, bnf, 100 * e), e >= 0.97)
     for p in sorted(glob.glob(os.path.join(raw, "b4-adopt-*.txt"))):
         lab = os.path.basename(p)[len("b4-adopt-"):-4]
         v = benchlib.read_samples(p)

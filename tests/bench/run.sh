@@ -148,6 +148,7 @@ if [ "$QUICK" = 1 ]; then
 	B4_RESTARTS=2
 	IPERF_TIME=3
 	IPERF_REPS=4
+	PERF_REPS=2
 	B7_ITER=15
 	B6_IDLE=100
 else
@@ -158,6 +159,7 @@ else
 	B4_RESTARTS=3
 	IPERF_TIME=3
 	IPERF_REPS=10
+	PERF_REPS=5
 	B7_ITER=50
 	B6_IDLE=400
 fi
@@ -183,6 +185,12 @@ now_ms() { echo $(($(date +%s%N) / 1000000)); }
 for t in ip nft dnsmasq iperf3 tcpdump gnuplot ss setsid taskset "$PY"; do
 	command -v "$t" >/dev/null 2>&1 || die "$t not found (apt-get install iproute2 nftables dnsmasq-base iperf3 tcpdump gnuplot-nox)"
 done
+# perf (Debian: linux-perf) measures what netfilter costs per run
+# (benchmark 3); without it that part is left out.
+PERF=$(command -v perf 2>/dev/null || true)
+if [ -n "$PERF" ] && ! perf record -q -a -o /dev/null -- true >/dev/null 2>&1; then
+	PERF=""
+fi
 if [ -x /usr/sbin/udhcpc ]; then UDHCPC=/usr/sbin/udhcpc; else UDHCPC=$(command -v udhcpc) || die "udhcpc not found (apt-get install udhcpc)"; fi
 for f in "$NETD" "$NETDCTL" "$BIN/bench-port" "$BIN/bench-net" "$BIN/bench-status"; do
 	[ -x "$f" ] || die "$f not found: build with tests/bench included (meson), or set --build / BENCH_BIN"
@@ -308,8 +316,29 @@ iperf_once()
 	"$PY" -c "print('%.6f' % ($bps / 1e9))" >>"$f"
 }
 
+# iperf_perf GUESTNS LABEL DIR: one more iperf3 run, under `perf record -a`
+# (kernel samples, both CPUs): what share of the busy CPU went to nf_tables
+# and to all of netfilter (nfshare.py), appended to
+# RAW/b3-nftshare-LABEL-DIR.txt and RAW/b3-nfshare-LABEL-DIR.txt.  Not
+# the throughput runs themselves: perf costs CPU too.
+iperf_perf()
+{
+	local g=$1 label=$2 dir=$3 shares
+	if ! timeout $((IPERF_TIME + 30)) perf record -q -a -F 1999 -o "$TMP/perf.data" -- \
+		ip netns exec "$g" taskset -c 0 iperf3 -c 203.0.113.2 -p 5201 -t "$IPERF_TIME" \
+		$([ "$dir" = down ] && echo -R) </dev/null >/dev/null 2>"$TMP/perf.err" ||
+		! shares=$("$PY" "$BENCH_DIR/nfshare.py" "$TMP/perf.data" 2>>"$TMP/perf.err"); then
+		log "perf $label $dir FAILED: $(tail -3 "$TMP/perf.err" | tr '\n' ' ')"
+		return
+	fi
+	echo "${shares% *}" >>"$RAW/b3-nftshare-$label-$dir.txt"
+	echo "${shares#* }" >>"$RAW/b3-nfshare-$label-$dir.txt"
+	rm -f "$TMP/perf.data"
+}
+
 # iperf_pair LABEL: netd (B's guest) and the baseline take turns, run by
-# run, so both see the same machine: netd-LABEL and baseline-LABEL.
+# run, so both see the same machine: netd-LABEL and baseline-LABEL.  Then,
+# if perf is there, PERF_REPS runs of each under perf (iperf_perf).
 iperf_pair()
 {
 	local label=$1 r dir s1 s2
@@ -327,6 +356,18 @@ iperf_pair()
 		log "iperf3 netd-$label $dir (Gbit/s): $(tr '\n' ' ' <"$RAW/b3-iperf-netd-$label-$dir.txt")"
 		log "iperf3 baseline-$label $dir (Gbit/s): $(tr '\n' ' ' <"$RAW/b3-iperf-baseline-$label-$dir.txt")"
 	done
+	if [ -n "$PERF" ]; then
+		for r in $(seq 1 "$PERF_REPS"); do
+			for dir in up down; do
+				iperf_perf "$G_NS" "netd-$label" "$dir"
+				iperf_perf "$BASE_G" "baseline-$label" "$dir"
+			done
+		done
+		for dir in up down; do
+			log "netfilter share of the CPU, netd-$label $dir (%): $(tr '\n' ' ' <"$RAW/b3-nfshare-netd-$label-$dir.txt" 2>/dev/null)"
+			log "netfilter share of the CPU, baseline-$label $dir (%): $(tr '\n' ' ' <"$RAW/b3-nfshare-baseline-$label-$dir.txt" 2>/dev/null)"
+		done
+	fi
 	kill "$s1" "$s2" 2>/dev/null
 	wait "$s1" "$s2" 2>/dev/null
 }
@@ -590,6 +631,7 @@ stage_d()
 	echo "commit: $(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo "unknown (not a git checkout)")$(git -C "$REPO" diff --quiet HEAD -- netd netlink firewall dhcp 2>/dev/null || echo ' (netd sources modified)')"
 	echo "dnsmasq: $(dnsmasq --version | head -n 1)"
 	echo "iperf3: $(iperf3 --version | head -n 1)"
+	echo "perf: $([ -n "$PERF" ] && perf --version || echo "not installed or not allowed: netfilter CPU shares not measured")"
 	echo "fs.inotify.max_user_instances: $(sysctl -n fs.inotify.max_user_instances)$([ -n "$INOTIFY_OLD" ] && echo " (raised by --inotify-instances from $INOTIFY_OLD)")"
 	echo "port levels: $PORT_LEVELS; networks: $NETS; rounds: $B1_ROUNDS; start repeats: $B2_REPEAT"
 } >"$RAW/machine.txt"
