@@ -274,7 +274,8 @@ void port_forget(struct netd *d, struct port *p, const char *why)
 	d->n_ports--;
 	if (n && n->n_ports)
 		n->n_ports--;
-	log_info(p->network, "port %s removed: %s", p->ifname, why);
+	if (why)
+		log_info(p->network, "port %s removed: %s", p->ifname, why);
 	if (d->n_subscribed)
 		control_broadcast(d, "port.removed", port_to_json(d, p));
 	free(p);
@@ -325,14 +326,18 @@ size_t ports_remove_network(struct netd *d, const char *network)
 			continue;
 		}
 		if (p->kind != PORT_ATTACHED && doomed && d->reaper) {
+			/* one line for all of them below, not 1,000 */
 			doomed[n++] = p->ifindex;
-			port_forget(d, p, "network stopped");
+			port_forget(d, p, NULL);
 		} else if (port_remove(d, p) < 0) {
 			log_warn(network, "cannot remove port %s: %s, ignoring", p->ifname,
 				 rtnl_errmsg(d->rt));
 		}
 		p = next;
 	}
+	if (n)
+		log_info(network, "%zu port(s) removed: network stopped (their TAPs are being deleted)",
+			 n);
 	if (n)
 		reaper_delete(d->reaper, d->rt, doomed, n);
 	free(doomed);

@@ -61,7 +61,8 @@ int port_alias_parse(const char *alias, struct port *ret);
 struct port *port_find(struct netd *d, int ifindex);
 /* Insert a copy of p; returns the stored port. */
 struct port *port_add(struct netd *d, const struct port *p);
-/* Drop from the table (and tell subscribers); does not touch the kernel. */
+/* Drop from the table (and tell subscribers); does not touch the kernel.
+ * Logs "port IFNAME removed: why"; why NULL: the caller logs for many. */
 void port_forget(struct netd *d, struct port *p, const char *why);
 size_t ports_of_user(struct netd *d, uid_t uid);
 /* The port of network whose launcher gave it mac (not a learned one). */

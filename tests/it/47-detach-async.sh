@@ -361,6 +361,11 @@ ok "attached TAP released by port.detach, not deleted"
 # ---------------------------------------------------------------- 4b
 dx stop "$BR" || fail "network.stop with 300 ports (above)"
 ok "network.stop hands its TAPs and bridge to the reaper; start right after waits for them"
+per_port=$(grep -c 'removed: network stopped' "$IT_NETD_LOG")
+summary=$(grep -c 'port(s) removed: network stopped' "$IT_NETD_LOG")
+[ "$summary" -ge 1 ] && [ "$per_port" = "$summary" ] ||
+	fail "network.stop logged $per_port 'removed: network stopped' lines, $summary of them summaries (want one line per stop)"
+ok "network.stop logged one line for its ports, not one per port: $(grep -o '[0-9]* port(s) removed: network stopped' "$IT_NETD_LOG" | tail -1)"
 
 # ---------------------------------------------------------------- 5
 before=$(in_group "$PORT_GROUP")
