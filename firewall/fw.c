@@ -637,6 +637,24 @@ int fw_table_exists(struct fw *fw)
 	return ret;
 }
 
+int fw_guard_clear(struct fw *fw)
+{
+	struct fw_plan *plan = NULL;
+	int bridge, ret;
+
+	fw->errmsg[0] = '\0';
+	bridge = fw_get_table(fw, NFPROTO_BRIDGE);
+	if (bridge <= 0)
+		return bridge;
+	ret = fw_plan_remove(false, true, &plan);
+	if (ret < 0)
+		return ret;
+	ret = fw_send_plan(fw, plan);
+	fw_plan_free(plan);
+	/* gone meanwhile: what was asked */
+	return ret == -ENOENT ? 0 : ret;
+}
+
 int fw_remove(struct fw *fw)
 {
 	struct fw_plan *plan = NULL;

@@ -179,6 +179,10 @@ int fw_guard_set(struct fw *fw, const struct fw_guard *old,
  * fw_guard_set(fw, &old[i], NULL) for each, but one commit. */
 int fw_guard_remove(struct fw *fw, const struct fw_guard *old, size_t n);
 
+/* Delete table bridge netd, if it exists: with no port to guard, its hook
+ * would still cost every frame entering any bridge of the host. */
+int fw_guard_clear(struct fw *fw);
+
 /*
  * Watching the ruleset (fw-monitor.c).  fw_monitor_read() drains the
  * NFNLGRP_NFTABLES events queued on fw_monitor_fd() and returns 1 when a

@@ -9,7 +9,11 @@
  * dropped before the bridge learns them).  Its IPv4 is known from a
  * reservation or a lease.  Each change is one element batch
  * (fw_guard_set); the whole table is rebuilt (fw_guard_sync) at start-up,
- * on reload and when someone else removed it.
+ * on reload and when someone else removed it.  The table exists only while
+ * a port is guarded: its hook costs every frame that enters any bridge of
+ * the host (a chain and a lookup: about 1% of the CPU of a forwarded
+ * stream), which a host without guarded ports need not pay.  The first
+ * guarded port rebuilds it, the last one gone deletes it.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -52,8 +56,10 @@ static bool guard_wanted(struct netd *d, const struct port *p, struct fw_guard *
 	return true;
 }
 
-static void guard_remember(struct port *p, const struct fw_guard *g)
+static void guard_remember(struct netd *d, struct port *p, const struct fw_guard *g)
 {
+	if (p->guarded != (g != NULL))
+		d->n_guarded += g ? 1 : (size_t)-1;
 	p->guarded = g != NULL;
 	if (g) {
 		memcpy(p->guard_mac, g->mac, 6);
@@ -94,21 +100,36 @@ int guard_sync_all(struct netd *d)
 	for (struct port *p = ports_first(d, &it); p; p = ports_next(d, p, &it)) {
 		bool want = guard_wanted(d, p, &g[n]);
 
-		guard_remember(p, want ? &g[n] : NULL);
+		guard_remember(d, p, want ? &g[n] : NULL);
 		n += want;
 	}
-	r = fw_guard_sync(d->fw, g, n, v6, n6);
+	r = n ? fw_guard_sync(d->fw, g, n, v6, n6) : fw_guard_clear(d->fw);
 	if (r < 0) {
-		log_error(NULL, "cannot commit table bridge %s: %s%s%s", FW_TABLE, strerror(-r),
-			  *fw_errmsg(d->fw) ? ": " : "", fw_errmsg(d->fw));
+		log_error(NULL, "cannot %s table bridge %s: %s%s%s", n ? "commit" : "delete", FW_TABLE,
+			  strerror(-r), *fw_errmsg(d->fw) ? ": " : "", fw_errmsg(d->fw));
 		for (struct port *p = ports_first(d, &it); p; p = ports_next(d, p, &it))
-			p->guarded = false;
+			guard_remember(d, p, NULL);
 	} else {
 		log_debug(NULL, "port protection: %zu ports guarded", n);
 	}
 	free(g);
 	free(v6);
 	return r;
+}
+
+/* No port guarded any more: delete the table (and its hook). */
+static void guard_drop_table_if_idle(struct netd *d)
+{
+	int r;
+
+	if (d->n_guarded || d->guard_deferred)
+		return;
+	r = fw_guard_clear(d->fw);
+	if (r < 0)
+		log_warn(NULL, "cannot delete table bridge %s (no port is guarded): %s%s%s", FW_TABLE,
+			 strerror(-r), *fw_errmsg(d->fw) ? ": " : "", fw_errmsg(d->fw));
+	else
+		log_debug(NULL, "no port guarded: table bridge %s deleted", FW_TABLE);
 }
 
 /* Bring one port's guard up to date: one element batch, or nothing. */
@@ -123,6 +144,17 @@ void guard_port(struct netd *d, struct port *p)
 	wanted = guard_wanted(d, p, &want);
 	if (!wanted && !p->guarded)
 		return;
+	if (wanted && d->n_guarded == 0) {
+		/* the first guarded port: table bridge netd is not there */
+		guard_sync_all(d);
+		return;
+	}
+	if (!wanted && d->n_guarded == 1) {
+		/* the last one: the table goes, elements and all */
+		guard_remember(d, p, NULL);
+		guard_drop_table_if_idle(d);
+		return;
+	}
 	if (wanted && p->guarded && memcmp(p->guard_mac, want.mac, 6) == 0 &&
 	    p->guard_has_ip4 == want.has_ip4 &&
 	    (!want.has_ip4 || p->guard_ip4.s_addr == want.ip4.s_addr))
@@ -143,7 +175,8 @@ void guard_port(struct netd *d, struct port *p)
 			  strerror(-r), *fw_errmsg(d->fw) ? ": " : "", fw_errmsg(d->fw));
 		return;
 	}
-	guard_remember(p, wanted ? &want : NULL);
+	guard_remember(d, p, wanted ? &want : NULL);
+	guard_drop_table_if_idle(d);
 	if (wanted)
 		log_debug(p->network, "port %s guarded: MAC %02x:%02x:%02x:%02x:%02x:%02x%s%s", p->ifname,
 			  want.mac[0], want.mac[1], want.mac[2], want.mac[3], want.mac[4], want.mac[5],
@@ -154,8 +187,9 @@ void guard_port(struct netd *d, struct port *p)
 /*
  * The ports of a network that stops, all at once: one batch that drops
  * their elements (a rebuild of the whole table, with 9,000 other ports,
- * took 250 ms of the loop).  Marks them unguarded.  Falls back to a
- * rebuild if the table is not as expected.
+ * took 250 ms of the loop), or the table if they were the only guarded
+ * ones.  Marks them unguarded.  Falls back to a rebuild if the table is
+ * not as expected.
  */
 void guard_forget_network(struct netd *d, const char *network)
 {
@@ -170,17 +204,20 @@ void guard_forget_network(struct netd *d, const char *network)
 					  .ip4 = p->guard_ip4 };
 		memcpy(g[n++].mac, p->guard_mac, 6);
 	}
-	r = g ? fw_guard_remove(d->fw, g, n) : -ENOMEM;
+	/* the network had every guarded port: the table goes instead */
+	r = !g ? -ENOMEM : n == d->n_guarded ? 0 : fw_guard_remove(d->fw, g, n);
 	if (r < 0)
 		log_warn(network, "cannot drop its ports' protection in one batch: %s%s%s; rebuilding "
 			 "table bridge %s", strerror(-r), *fw_errmsg(d->fw) ? ": " : "",
 			 fw_errmsg(d->fw), FW_TABLE);
 	for (struct port *p = ports_first(d, &it); p; p = ports_next(d, p, &it))
 		if (strcmp(p->network, network) == 0)
-			p->guarded = false;
+			guard_remember(d, p, NULL);
 	free(g);
 	if (r < 0)
 		guard_sync_all(d);
+	else
+		guard_drop_table_if_idle(d);
 }
 
 /* A port is going away: drop its elements. */
@@ -191,10 +228,14 @@ void guard_forget(struct netd *d, struct port *p)
 	if (!p->guarded)
 		return;
 	memcpy(had.mac, p->guard_mac, 6);
+	guard_remember(d, p, NULL);
+	if (d->n_guarded == 0) {
+		guard_drop_table_if_idle(d);
+		return;
+	}
 	if (fw_guard_set(d->fw, &had, NULL) < 0)
 		log_debug(p->network, "cannot drop the protection of port %s: %s", p->ifname,
 			  fw_errmsg(d->fw));
-	p->guarded = false;
 }
 
 /* The network's leases or configuration changed: its ports' IPv4 may have. */

@@ -149,6 +149,8 @@ struct netd {
 	char resolv_name[2][256];	/* the names watched in those directories */
 	bool adopting;			/* start-up: look for orphaned dnsmasqs */
 	bool guard_deferred;		/* a guard_sync_all() follows: guard_port() waits */
+	size_t n_guarded;		/* ports with p->guarded: table bridge netd exists
+					 * only while there is one */
 	struct source reaper_source;
 	/* port.detach requests waiting for the reaper (ports.c) */
 	struct detach_wait *detaches;

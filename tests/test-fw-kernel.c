@@ -940,12 +940,23 @@ static void test_guard_table(struct fw *fw)
 
 	g[1].ifname = "vg2";
 	memcpy(g[1].mac, mac_g2, 6);
+	ret = fw_guard_clear(fw);
+	check(ret == 0 && fw_guard_clear(fw) == 0 &&
+	      run(NULL, "nft list table bridge netd >/dev/null 2>&1") != 0,
+	      "guard clear, twice: no table bridge netd, no error (%d %s)", ret,
+	      fw_errmsg(fw));
 	ret = fw_guard_sync(fw, NULL, 0, NULL, 0);
 	check(ret == 0, "guard sync with no ports (%d %s)", ret,
 	      fw_errmsg(fw));
 	check(run(&text, "nft list set bridge netd guarded 2>&1") == 0 &&
 	      !strstr(text, "elements"), "no ports: set guarded is empty");
 	free(text);
+	text = NULL;
+	ret = fw_guard_clear(fw);
+	check(ret == 0 && run(NULL, "nft list table bridge netd >/dev/null 2>&1") != 0 &&
+	      fw_table_exists(fw) == 1,
+	      "guard clear deletes table bridge netd, not table inet netd (%d %s)", ret,
+	      fw_errmsg(fw));
 	ret = fw_guard_sync(fw, g, 2, v6, 2);
 	check(ret == 0, "guard sync with 2 ports (%d %s)", ret,
 	      fw_errmsg(fw));

@@ -307,6 +307,9 @@ expect_dnsmasq guarded
 expect_dnsmasq open
 BR_MAC=$(hx cat "/sys/class/net/$BR/address")
 BR2_MAC=$(hx cat "/sys/class/net/$BR2/address")
+bridge_table() { hx nft list table bridge netd >/dev/null 2>&1; }
+! bridge_table || fail "table bridge netd exists with no port guarded"
+ok "no port guarded yet: no table bridge netd (no hook on the host's bridges)"
 
 # guest_attach ROLE HOSTEND NET MAC: namespace ROLE with eth0 (MAC) on a
 # veth pair whose HOST end netd attaches to NET with the guest's MAC.
@@ -322,6 +325,8 @@ guest_attach()
 	[ "$out" = "$port" ] || fail "netdctl attach $net --ifname $port printed '$out'"
 }
 guest_attach a sp-a guarded "$A_MAC"
+bridge_table || fail "no table bridge netd once sp-a is guarded"
+ok "the first guarded port brought table bridge netd"
 guest_attach v sp-v guarded "$V_MAC"
 guest_attach h sp-h guarded "$H_MAC"
 guest_attach a2 op-a open "$A2_MAC"
@@ -556,4 +561,13 @@ fi
 for obs in v host; do
 	! grep -q "^spoof" "$IT_TMP/sniff-$obs.log" || fail "spoofed frames reached $obs: $(grep "^spoof" "$IT_TMP/sniff-$obs.log" | tr '\n' ' ')"
 done
+# The last guarded port gone, the table goes too.
+for port in sp-a sp-v sp-h; do
+	out=$(ctl detach "$port" 2>&1) || fail "netdctl detach $port: $out"
+	if [ "$port" != sp-h ]; then
+		bridge_table || fail "table bridge netd gone while a port is still guarded (after $port)"
+	fi
+done
+wait_for 3 "table bridge netd to go with the last guarded port" eval '! bridge_table'
+ok "the last guarded port detached: table bridge netd deleted"
 netd_stop
