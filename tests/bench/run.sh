@@ -336,6 +336,17 @@ iperf_perf()
 	rm -f "$TMP/perf.data"
 }
 
+# log_b3 WHAT KIND LABEL UNIT: the samples of RAW/b3-KIND-{netd,baseline}-LABEL-{up,down}.txt.
+log_b3()
+{
+	local dir who
+	for dir in up down; do
+		for who in netd baseline; do
+			log "$1 $who-$3 $dir $4: $(tr '\n' ' ' <"$RAW/b3-$2-$who-$3-$dir.txt" 2>/dev/null)"
+		done
+	done
+}
+
 # iperf_pair LABEL: netd (B's guest) and the baseline take turns, run by
 # run, so both see the same machine: netd-LABEL and baseline-LABEL.  Then,
 # if perf is there, PERF_REPS runs of each under perf (iperf_perf).
@@ -352,10 +363,7 @@ iperf_pair()
 			iperf_once "$BASE_G" "baseline-$label" "$dir" "$r"
 		done
 	done
-	for dir in up down; do
-		log "iperf3 netd-$label $dir (Gbit/s): $(tr '\n' ' ' <"$RAW/b3-iperf-netd-$label-$dir.txt")"
-		log "iperf3 baseline-$label $dir (Gbit/s): $(tr '\n' ' ' <"$RAW/b3-iperf-baseline-$label-$dir.txt")"
-	done
+	log_b3 "iperf3" iperf "$label" "(Gbit/s)"
 	if [ -n "$PERF" ]; then
 		for r in $(seq 1 "$PERF_REPS"); do
 			for dir in up down; do
@@ -363,10 +371,7 @@ iperf_pair()
 				iperf_perf "$BASE_G" "baseline-$label" "$dir"
 			done
 		done
-		for dir in up down; do
-			log "netfilter share of the CPU, netd-$label $dir (%): $(tr '\n' ' ' <"$RAW/b3-nfshare-netd-$label-$dir.txt" 2>/dev/null)"
-			log "netfilter share of the CPU, baseline-$label $dir (%): $(tr '\n' ' ' <"$RAW/b3-nfshare-baseline-$label-$dir.txt" 2>/dev/null)"
-		done
+		log_b3 "netfilter share of the CPU," nfshare "$label" "(%)"
 	fi
 	kill "$s1" "$s2" 2>/dev/null
 	wait "$s1" "$s2" 2>/dev/null
