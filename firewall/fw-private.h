@@ -94,7 +94,8 @@
  * next fw_sync().
  */
 enum fw_slot_kind {
-	FW_SLOT_NET,	/* net4_L: bridge . subnet, nat and routed networks */
+	FW_SLOT_NET,	/* net4_L: bridge . subnet, nat and routed networks
+			 * without an uplink */
 	FW_SLOT_NAT,	/* nat4_L: map subnet : bridge, nat networks */
 	FW_SLOT_UPLINK,	/* natup4_L: subnet, egress4_L: subnet . uplink */
 	FW_SLOT_LOCAL,	/* local4_L_M: subnet . subnet, within a nat network */

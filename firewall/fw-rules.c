@@ -415,8 +415,8 @@ static int fw_build_forward(struct fw_ctx *ctx)
  * Out of the same bridge is fine, in every mode: with br_netfilter loaded
  * (Docker and Kubernetes hosts) frames bridged between two guests of a
  * network pass the inet forward hook too, in and out of that bridge.
- * Isolated networks have no subnets in the slots: what does not stay on
- * their bridge is dropped. */
+ * Isolated networks' packets never come here (forward sends them to
+ * between_bridges), and they have no subnets in the slots either. */
 static int fw_build_from(struct fw_ctx *ctx)
 {
 	int ret;
@@ -439,7 +439,11 @@ static int fw_build_from(struct fw_ctx *ctx)
 
 /* to_bridge: traffic routed from elsewhere to the guests of a network
  * that is not isolated: answers; port forwards (nat); from the uplink if
- * the network has one, else from anywhere (routed). */
+ * the network has one, else from anywhere (routed).  An isolated
+ * network's bridge does not come here (forward drops what goes to its
+ * group); if it were in the wrong group anyway, the name check after the
+ * answers still keeps new connections out, at the cost of one lookup for
+ * the first packet of a connection only. */
 static int fw_build_to(struct fw_ctx *ctx)
 {
 	const char *c = "to_bridge";
@@ -448,6 +452,9 @@ static int fw_build_to(struct fw_ctx *ctx)
 	ret = fw_rule_ct_accept(ctx, c, NFT_CT_STATE,
 					NF_CT_STATE_BIT(IP_CT_ESTABLISHED) |
 					NF_CT_STATE_BIT(IP_CT_RELATED));
+	if (ret == 0)
+		ret = fw_rule_ifname_in(ctx, c, NFT_META_OIFNAME, FW_SET_ISOLATED,
+					NF_DROP, NULL);
 	if (ret == 0)
 		ret = fw_rule_nat_dnat_accept(ctx);
 	if (ret == 0)

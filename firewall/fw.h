@@ -47,8 +47,10 @@
  * compare of the packet's device group, where a lookup of its name in a
  * hash set cost 2-3% of the CPU of a forwarded TCP stream.  A link of
  * another kind put in one of these groups is treated as a bridge without
- * a network: what it forwards is dropped.  A network's mode is fixed for
- * the life of its bridge (netd rebuilds a network whose mode changes).
+ * a network: what comes in through it is dropped (what is routed to it
+ * is treated as going to a guest).  A network's mode is fixed for the
+ * life of its bridge (netd rebuilds a network whose mode changes), and
+ * netd puts a bridge moved to another group back in its own.
  */
 #define FW_BRIDGE_GROUP 0x6e6562u
 #define FW_ISOLATED_GROUP 0x6e6563u

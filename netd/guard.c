@@ -109,6 +109,10 @@ int guard_sync_all(struct netd *d)
 			  strerror(-r), *fw_errmsg(d->fw) ? ": " : "", fw_errmsg(d->fw));
 		for (struct port *p = ports_first(d, &it); p; p = ports_next(d, p, &it))
 			guard_remember(d, p, NULL);
+		/* no port counts as guarded now: no old guard may stay behind */
+		if (n && fw_guard_clear(d->fw) < 0)
+			log_error(NULL, "cannot delete table bridge %s either: %s", FW_TABLE,
+				  fw_errmsg(d->fw));
 	} else {
 		log_debug(NULL, "port protection: %zu ports guarded", n);
 	}

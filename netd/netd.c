@@ -111,7 +111,8 @@ static const enum fw_mode fw_modes[] = {
 
 unsigned int netd_bridge_group(const struct net_config *c)
 {
-	return fw_bridge_group(fw_modes[c->mode]);
+	/* a Mode=bridge network's bridge is the admin's: no group of ours */
+	return c->mode == NET_MODE_BRIDGE ? 0 : fw_bridge_group(fw_modes[c->mode]);
 }
 
 /* One network as the firewall library sees it; pfx and fwd have room for it. */
@@ -635,6 +636,11 @@ static struct network *find_net(struct netd *d, const char *key, bool bridge)
 		if (strcmp(net_key(t[k], bridge), key) == 0)
 			return t[k];
 	return NULL;
+}
+
+struct network *netd_find_network_by_bridge(struct netd *d, const char *bridge)
+{
+	return find_net(d, bridge, true);
 }
 
 struct network *netd_find_network(struct netd *d, const char *name)

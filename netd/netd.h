@@ -35,6 +35,7 @@
 #define NETD_TAP_MAX 1000000u
 
 struct netd;
+struct rtnl_link;
 
 /* What an epoll event belongs to. */
 enum source_kind {
@@ -181,6 +182,9 @@ void crashpoint(const char *name);
 struct network *network_new(struct netd *d, struct net_config *cfg);
 struct network *network_free(struct network *n);	/* no teardown */
 int network_setup_links(struct network *n);	/* bridge, MTU, addresses */
+/* A link event or dump entry: a running network's bridge put in another
+ * link group (by hand, a network manager) is put back in its own. */
+void network_bridge_seen(struct netd *d, const struct rtnl_link *l);
 int network_start_dnsmasq(struct network *n);
 void network_stop_dnsmasq(struct network *n);
 int network_teardown(struct network *n);	/* bridge, dnsmasq, files */
@@ -191,6 +195,7 @@ void network_bridge_mac(const char *name, uint8_t mac[6]);
 
 void netd_index_networks(struct netd *d);	/* after d->nets changed */
 struct network *netd_find_network(struct netd *d, const char *name);
+struct network *netd_find_network_by_bridge(struct netd *d, const char *bridge);
 /* By network name, or by bridge device name (for QEMU's br=). */
 struct network *netd_find_network_or_bridge(struct netd *d, const char *name);
 int network_start(struct network *n);	/* links + firewall + dnsmasq */

@@ -211,6 +211,26 @@ static bool has_ipv6(const struct net_config *c)
 	return false;
 }
 
+void network_bridge_seen(struct netd *d, const struct rtnl_link *l)
+{
+	struct network *n;
+	unsigned int want;
+	int r;
+
+	if (strcmp(l->kind, "bridge") != 0 || !(n = netd_find_network_by_bridge(d, l->name)) ||
+	    !n->running || n->ifindex != l->ifindex || n->cfg->mode == NET_MODE_BRIDGE)
+		return;
+	want = netd_bridge_group(n->cfg);
+	if (l->group == want)
+		return;
+	log_warn(n->cfg->name, "bridge %s was moved to link group %#x: putting it back in %#x "
+		 "(netd's forward rules know its bridges by it)", l->name, l->group, want);
+	r = rtnl_link_set_group(d->rt, l->ifindex, want);
+	if (r < 0)
+		log_error(n->cfg->name, "cannot put bridge %s back in link group %#x: %s", l->name,
+			  want, *rtnl_errmsg(d->rt) ? rtnl_errmsg(d->rt) : strerror(-r));
+}
+
 int network_setup_links(struct network *n)
 {
 	struct net_config *c = n->cfg;

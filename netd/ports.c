@@ -527,6 +527,8 @@ static int link_seen(struct netd *d, const struct rtnl_link *l, bool removed, bo
 	struct port *p = port_find(d, l->ifindex), tmpl;
 	struct rtnl_link now;
 
+	if (!removed)
+		network_bridge_seen(d, l);
 	if (detach_find(d, l->ifindex)) {
 		/* Doomed by a port.detach: only its end matters. */
 		if (removed)

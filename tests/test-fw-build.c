@@ -584,7 +584,7 @@ static void test_empty(void)
 	      count_rules(plan, "between_bridges") == 2 &&
 	      count_rules(plan, "from_subnet") == 0 &&
 	      count_rules(plan, "from_uplinked") == 1 &&
-	      count_rules(plan, "to_bridge") == 6 &&
+	      count_rules(plan, "to_bridge") == 7 &&
 	      count_rules(plan, "input") == 1 &&
 	      count_rules(plan, "isolated_input") == 13 &&
 	      count_rules(plan, "prerouting") == 2 &&

@@ -92,3 +92,15 @@ expect_no_tcp g1 "$G3" 7003 "isolated guest g1 cannot reach routed guest g3"
 expect_udp out g3 "$G3" 7004 "outside's UDP reaches routed guest g3 (control)"
 expect_no_udp g1 g3 "$G3" 7004 "isolated guest g1's UDP does not reach routed guest g3"
 expect_no_udp g3 g1 "$G1" 7004 "routed guest g3's UDP does not reach isolated guest g1"
+
+# The forward rules know netd's bridges by their link group: each bridge
+# is in its mode's, and one moved out of it is put back.
+bridge_in_group "$BR" 7234915 || fail "isolated bridge $BR in link group $(link_group "$IT_HOST" "$BR"), expected 7234915"
+bridge_in_group itiso1 7234914 || fail "routed bridge itiso1 in link group $(link_group "$IT_HOST" itiso1), expected 7234914"
+ok "bridges in their modes' link groups ($BR 7234915, itiso1 7234914)"
+must ip -n "$IT_HOST" link set "$BR" group 7234914
+must ip -n "$IT_HOST" link set itiso1 group default
+wait_for 3 "netd to put $BR back in link group 7234915" bridge_in_group "$BR" 7234915
+wait_for 3 "netd to put itiso1 back in link group 7234914" bridge_in_group itiso1 7234914
+ok "bridges moved to other link groups are put back"
+expect_no_udp g3 g1 "$G1" 7004 "after that, routed guest g3's UDP still does not reach isolated guest g1"

@@ -429,6 +429,13 @@ expect_bridge()
 	ok "bridge $2 exists with alias netd:$1"
 }
 
+# link_group NS DEV: the link group of DEV (decimal).
+link_group() { ip netns exec "$1" cat "/sys/class/net/$2/netdev_group" 2>/dev/null; }
+
+# bridge_in_group BR GROUP: netd's forward rules know its bridges by
+# their link group (7234914; isolated networks' 7234915).
+bridge_in_group() { [ "$(link_group "$IT_HOST" "$1")" = "$2" ]; }
+
 # ---------------------------------------------------------------- dnsmasq
 
 dnsmasq_pid()
@@ -728,8 +735,11 @@ udp_peer()
 		</dev/null >"$IT_TMP/udp.out" 2>"$IT_TMP/udp.err" &
 	pid=$!
 	wait_for 5 "UDP receiver on $to port $4" udp_bound "$to" "$4"
-	ip netns exec "$(nsn "$1")" "$IT_PY" "$IT_TMP/nettool.py" udpsend "$3" "$4" ||
-		{ kill "$pid" 2>/dev/null; wait "$pid"; return 1; }
+	if ! ip netns exec "$(nsn "$1")" "$IT_PY" "$IT_TMP/nettool.py" udpsend "$3" "$4"; then
+		kill "$pid" 2>/dev/null
+		wait "$pid"
+		fail "udp_peer: could not even send from ${1#"$IT_PREFIX"} to $3:$4"
+	fi
 	wait "$pid"
 	rc=$?
 	cat "$IT_TMP/udp.out" "$IT_TMP/udp.err"
