@@ -625,16 +625,27 @@ static int fw_get_elem(struct fw *fw, const char *set, const void *key,
 	return fw_get_obj(fw, nlh);
 }
 
-int fw_table_exists(struct fw *fw)
+static int fw_table_of(struct fw *fw, uint16_t family)
 {
 	int ret;
 
 	fw->errmsg[0] = '\0';
-	ret = fw_get_table(fw, NFPROTO_INET);
+	ret = fw_get_table(fw, family);
 	if (ret < 0)
-		fw_errmsg_add(fw, "cannot look up table inet %s: %s", FW_TABLE,
-			      strerror(-ret));
+		fw_errmsg_add(fw, "cannot look up table %s %s: %s",
+			      family == NFPROTO_INET ? "inet" : "bridge",
+			      FW_TABLE, strerror(-ret));
 	return ret;
+}
+
+int fw_table_exists(struct fw *fw)
+{
+	return fw_table_of(fw, NFPROTO_INET);
+}
+
+int fw_guard_table_exists(struct fw *fw)
+{
+	return fw_table_of(fw, NFPROTO_BRIDGE);
 }
 
 int fw_guard_clear(struct fw *fw)
@@ -642,8 +653,7 @@ int fw_guard_clear(struct fw *fw)
 	struct fw_plan *plan = NULL;
 	int bridge, ret;
 
-	fw->errmsg[0] = '\0';
-	bridge = fw_get_table(fw, NFPROTO_BRIDGE);
+	bridge = fw_guard_table_exists(fw);
 	if (bridge <= 0)
 		return bridge;
 	ret = fw_plan_remove(false, true, &plan);

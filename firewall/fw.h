@@ -161,6 +161,8 @@ int fw_remove(struct fw *fw);
 
 /* 1 if table inet netd exists, 0 if not, negative errno on failure. */
 int fw_table_exists(struct fw *fw);
+/* The same for table bridge netd. */
+int fw_guard_table_exists(struct fw *fw);
 
 /* Replace table bridge netd, atomically (add; delete; add + content), with
  * guards for exactly these ports and these IPv6 prefixes allowed as

@@ -1142,9 +1142,13 @@ static void handle_fwmon(struct netd *d)
 		 * can cause: repair only if a table is actually gone, or a
 		 * repair's own events would overflow it again, for ever.
 		 */
-		if (fw_table_exists(d->fw) != 0)
+		bool inet = fw_table_exists(d->fw) != 0;
+		bool bridge = !d->n_guarded || fw_guard_table_exists(d->fw) != 0;
+
+		if (inet && bridge)
 			return;
-		log_warn(NULL, "nftables events were lost and table inet %s is gone", FW_TABLE);
+		log_warn(NULL, "nftables events were lost and table %s %s is gone",
+			 inet ? "bridge" : "inet", FW_TABLE);
 	} else {
 		log_warn(NULL, "table inet %s was changed by another process: restoring it", FW_TABLE);
 	}

@@ -942,11 +942,13 @@ static void test_guard_table(struct fw *fw)
 	memcpy(g[1].mac, mac_g2, 6);
 	ret = fw_guard_clear(fw);
 	check(ret == 0 && fw_guard_clear(fw) == 0 &&
-	      run(NULL, "nft list table bridge netd >/dev/null 2>&1") != 0,
+	      run(NULL, "nft list table bridge netd >/dev/null 2>&1") != 0 &&
+	      fw_guard_table_exists(fw) == 0,
 	      "guard clear, twice: no table bridge netd, no error (%d %s)", ret,
 	      fw_errmsg(fw));
 	ret = fw_guard_sync(fw, NULL, 0, NULL, 0);
-	check(ret == 0, "guard sync with no ports (%d %s)", ret,
+	check(ret == 0 && fw_guard_table_exists(fw) == 1,
+	      "guard sync with no ports: the table, empty (%d %s)", ret,
 	      fw_errmsg(fw));
 	check(run(&text, "nft list set bridge netd guarded 2>&1") == 0 &&
 	      !strstr(text, "elements"), "no ports: set guarded is empty");
