@@ -220,7 +220,7 @@ void guard_forget_network(struct netd *d, const char *network)
 	free(g);
 	if (r < 0)
 		guard_sync_all(d);
-	else
+	else if (n)
 		guard_drop_table_if_idle(d);
 }
 
