@@ -237,8 +237,9 @@ void reaper_delete(struct reaper *r, struct rtnl *rt, const int *ifindexes, size
 struct reaper *reaper_stop(struct reaper *r);	/* finishes the queue first */
 /* A stopped network's bridge, deleted after the TAPs queued before it. */
 void reaper_delete_bridge(struct reaper *r, struct rtnl *rt, int ifindex);
-/* Before creating a bridge: wait until the queued bridges are gone. */
-void reaper_wait_bridges(struct reaper *r);
+/* If bridge ifindex is queued or being deleted, wait until it is gone and
+ * return true; false at once otherwise. */
+bool reaper_wait_bridge(struct reaper *r, int ifindex);
 /* The loop polls reaper_fd(); reaper_collect() reports the links not deleted. */
 typedef void (*reaper_fail_cb)(int ifindex, int err, void *data);
 int reaper_fd(const struct reaper *r);

@@ -235,6 +235,7 @@ int network_setup_links(struct network *n)
 {
 	struct net_config *c = n->cfg;
 	struct rtnl *rt = n->netd->rt;
+	struct rtnl_bridge_opts bo;
 	struct rtnl_link link;
 	char alias[64];
 	uint8_t mac[6];
@@ -256,15 +257,18 @@ int network_setup_links(struct network *n)
 		return 0;
 	}
 
-	/* A stopped network's bridge of this name may still be on its way out. */
-	reaper_wait_bridges(n->netd->reaper);
 	snprintf(alias, sizeof(alias), NETD_ALIAS_PREFIX "%s", c->name);
 	network_bridge_mac(c->bridge, mac);
-	r = rtnl_bridge_create(rt, c->bridge,
-			       &(struct rtnl_bridge_opts){ .mtu = c->mtu, .mac = mac, .alias = alias,
-							   .group = netd_bridge_group(c),
-							   .no_ipv6 = !has_ipv6(c) },
-			       &n->ifindex);
+	bo = (struct rtnl_bridge_opts){ .mtu = c->mtu, .mac = mac, .alias = alias,
+					.group = netd_bridge_group(c), .no_ipv6 = !has_ipv6(c) };
+	r = rtnl_bridge_create(rt, c->bridge, &bo, &n->ifindex);
+	/*
+	 * A bridge of this name that the reaper is deleting (this network,
+	 * stopped just before) is not one to adopt: wait for it to go, then
+	 * make a new one.  Other networks' bridges do not hold this one up.
+	 */
+	if (r == 0 && reaper_wait_bridge(n->netd->reaper, n->ifindex))
+		r = rtnl_bridge_create(rt, c->bridge, &bo, &n->ifindex);
 	if (r < 0) {
 		log_error(c->name, "cannot create bridge %s: %s%s%s", c->bridge, strerror(-r),
 			  *rtnl_errmsg(rt) ? ": " : "", rtnl_errmsg(rt));
@@ -613,13 +617,13 @@ int network_teardown(struct network *n)
 
 	network_stop_dnsmasq(n);
 	dhcp_remove_files(&n->paths);
-	if (c->mode != NET_MODE_BRIDGE && n->ifindex > 0 && n->taps_reaping) {
+	if (c->mode == NET_MODE_BRIDGE || n->ifindex <= 0) {
+		/* not ours, or not made */
+	} else if (n->taps_reaping) {
 		/* After its TAPs: the loop does not wait for 1,000 ports to leave it. */
 		reaper_delete_bridge(n->netd->reaper, n->netd->rt, n->ifindex);
-	} else if (c->mode != NET_MODE_BRIDGE && n->ifindex > 0) {
-		r = rtnl_link_delete(n->netd->rt, n->ifindex);
-		if (r < 0)
-			log_error(c->name, "cannot delete bridge %s: %s", c->bridge, strerror(-r));
+	} else if ((r = rtnl_link_delete(n->netd->rt, n->ifindex)) < 0) {
+		log_error(c->name, "cannot delete bridge %s: %s", c->bridge, strerror(-r));
 	}
 	n->ifindex = 0;
 	n->running = false;

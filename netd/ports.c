@@ -335,11 +335,11 @@ size_t ports_remove_network(struct netd *d, const char *network)
 		}
 		p = next;
 	}
-	if (n)
+	if (n) {
 		log_info(network, "%zu port(s) removed: network stopped (their TAPs are being deleted)",
 			 n);
-	if (n)
 		reaper_delete(d->reaper, d->rt, doomed, n);
+	}
 	free(doomed);
 	return n;
 }
@@ -768,13 +768,12 @@ static const char *owner_name(uid_t uid)
 	struct passwd *pw;
 	unsigned int k;
 
-	for (k = 0; k < 16; k++)
-		if (cache[k].at && cache[k].uid == uid && now - cache[k].at < 10)
-			return cache[k].known ? cache[k].name : NULL;
 	for (k = 0; k < 16 && !(cache[k].at && cache[k].uid == uid); k++)
 		;
+	if (k < 16 && now - cache[k].at < 10)
+		return cache[k].known ? cache[k].name : NULL;
 	if (k == 16)
-		k = next++ % 16;
+		k = next++ % 16;	/* a new uid: the oldest slot; a stale one: refreshed */
 	pw = getpwuid(uid);
 	cache[k].uid = uid;
 	cache[k].at = now;

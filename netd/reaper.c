@@ -19,8 +19,8 @@
  * (reaper_delete_bridge): deleting a bridge that still has 1,000 ports
  * releases each of them first, 400 ms of the loop.  A bridge is deleted on
  * its own (not through the group); it is empty by then.  Until it is gone,
- * reaper_wait_bridges() holds up whoever would create a bridge (the name
- * may be the same).
+ * reaper_wait_bridge() holds up whoever would take it for a bridge of the
+ * same name; other bridges need not wait.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -55,8 +55,8 @@ struct reaper {
 	pthread_cond_t cond;
 	int *queue;		/* FIFO: queue[0] goes first; -ifindex: a bridge */
 	size_t n, cap;
-	size_t bridges;		/* bridges queued or being deleted */
-	pthread_cond_t done;	/* signalled when bridges drops */
+	int deleting;		/* the bridge being deleted now, 0: none */
+	pthread_cond_t done;	/* signalled when a bridge is gone */
 	struct reap_failure *failed;	/* for reaper_collect() */
 	size_t n_failed, cap_failed;
 	bool stopping;
@@ -170,12 +170,13 @@ static void *reaper_main(void *arg)
 
 			memmove(r->queue, r->queue + 1, (r->n - 1) * sizeof(int));
 			r->n--;
+			r->deleting = bridge;
 			pthread_mutex_unlock(&r->lock);
 			err = rtnl_link_delete(r->rt, bridge);
 			if (err < 0 && err != -ENODEV)
 				record_failure(bridge, err, r);
 			pthread_mutex_lock(&r->lock);
-			r->bridges--;
+			r->deleting = 0;
 			pthread_cond_broadcast(&r->done);
 			continue;
 		}
@@ -246,7 +247,7 @@ int reaper_start(struct reaper **ret)
  * Append n entries (TAPs, or one -ifindex for a bridge) and wake the
  * thread; false, with nothing queued, when memory runs out.
  */
-static bool enqueue(struct reaper *r, const int *entries, size_t n, bool bridge)
+static bool enqueue(struct reaper *r, const int *entries, size_t n)
 {
 	pthread_mutex_lock(&r->lock);
 	if (r->n + n > r->cap) {
@@ -262,7 +263,6 @@ static bool enqueue(struct reaper *r, const int *entries, size_t n, bool bridge)
 	}
 	memcpy(r->queue + r->n, entries, n * sizeof(int));
 	r->n += n;
-	r->bridges += bridge;
 	pthread_cond_signal(&r->cond);
 	pthread_mutex_unlock(&r->lock);
 	return true;
@@ -271,7 +271,7 @@ static bool enqueue(struct reaper *r, const int *entries, size_t n, bool bridge)
 /* Queue links for deletion; falls back to deleting here if memory runs out. */
 void reaper_delete(struct reaper *r, struct rtnl *rt, const int *ifindexes, size_t n)
 {
-	if (!enqueue(r, ifindexes, n, false))
+	if (!enqueue(r, ifindexes, n))
 		for (size_t i = 0; i < n; i++)
 			(void)rtnl_link_delete(rt, ifindexes[i]);
 }
@@ -281,19 +281,34 @@ void reaper_delete_bridge(struct reaper *r, struct rtnl *rt, int ifindex)
 {
 	int neg = -ifindex;
 
-	if (!enqueue(r, &neg, 1, true))
+	if (!enqueue(r, &neg, 1))
 		(void)rtnl_link_delete(rt, ifindex);
 }
 
-/* Block until no bridge deletion is queued or under way. */
-void reaper_wait_bridges(struct reaper *r)
+/* Is bridge ifindex queued or being deleted?  Under r->lock. */
+static bool bridge_doomed(const struct reaper *r, int ifindex)
 {
-	if (!r)
-		return;
+	if (r->deleting == ifindex)
+		return true;
+	for (size_t i = 0; i < r->n; i++)
+		if (r->queue[i] == -ifindex)
+			return true;
+	return false;
+}
+
+bool reaper_wait_bridge(struct reaper *r, int ifindex)
+{
+	bool waited = false;
+
+	if (!r || ifindex <= 0)
+		return false;
 	pthread_mutex_lock(&r->lock);
-	while (r->bridges)
+	while (bridge_doomed(r, ifindex)) {
+		waited = true;
 		pthread_cond_wait(&r->done, &r->lock);
+	}
 	pthread_mutex_unlock(&r->lock);
+	return waited;
 }
 
 int reaper_fd(const struct reaper *r)
