@@ -1019,12 +1019,9 @@ static int fw_build(struct fw_ctx *ctx, const struct fw_network *nets,
 int fw_plan_sync(const struct fw_network *nets, size_t n,
 		 struct fw_plan **ret, char *err, size_t errlen)
 {
-	struct fw_ctx ctx = { .family = NFPROTO_INET, .err = err,
-			      .errlen = errlen };
+	struct fw_ctx ctx = fw_ctx_for(NFPROTO_INET, err, errlen);
 	int r;
 
-	if (err && errlen)
-		err[0] = '\0';
 	if (n && !nets)
 		return fw_fail(&ctx, -EINVAL, "no networks given");
 	r = fw_check(&ctx, nets, n);

@@ -589,12 +589,9 @@ int fw_plan_guard_sync(const struct fw_guard *g, size_t n,
 		       const struct fw_prefix *v6, size_t n_v6,
 		       struct fw_plan **ret, char *err, size_t errlen)
 {
-	struct fw_ctx ctx = { .family = NFPROTO_BRIDGE, .err = err,
-			      .errlen = errlen };
+	struct fw_ctx ctx = fw_ctx_for(NFPROTO_BRIDGE, err, errlen);
 	int r;
 
-	if (err && errlen)
-		err[0] = '\0';
 	if (n_v6 && !v6)
 		return fw_fail(&ctx, -EINVAL, "no IPv6 prefixes given");
 	r = fw_guard_check_all(&ctx, g, n);
@@ -639,13 +636,10 @@ static int fw_guard_set_elems(struct fw_ctx *ctx,
 int fw_plan_guard_set(const struct fw_guard *old, const struct fw_guard *new,
 		      struct fw_plan **ret, char *err, size_t errlen)
 {
-	struct fw_ctx ctx = { .family = NFPROTO_BRIDGE, .err = err,
-			      .errlen = errlen };
+	struct fw_ctx ctx = fw_ctx_for(NFPROTO_BRIDGE, err, errlen);
 	struct fw_guard_keys ko, kn;
 	int r = 0;
 
-	if (err && errlen)
-		err[0] = '\0';
 	if (!old && !new)
 		return fw_fail(&ctx, -EINVAL, "no port given");
 	if (old)
@@ -667,12 +661,9 @@ int fw_plan_guard_set(const struct fw_guard *old, const struct fw_guard *new,
 int fw_plan_guard_remove(const struct fw_guard *old, size_t n, struct fw_plan **ret,
 			 char *err, size_t errlen)
 {
-	struct fw_ctx ctx = { .family = NFPROTO_BRIDGE, .err = err,
-			      .errlen = errlen };
+	struct fw_ctx ctx = fw_ctx_for(NFPROTO_BRIDGE, err, errlen);
 	int r = 0;
 
-	if (err && errlen)
-		err[0] = '\0';
 	for (size_t i = 0; r == 0 && i < n; i++)
 		r = fw_guard_check(&ctx, &old[i]);
 	if (r < 0)

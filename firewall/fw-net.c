@@ -101,12 +101,9 @@ int fw_plan_net(const struct fw_network *old, const struct fw_network *new,
 		const struct fw_names *missing, struct fw_plan **ret,
 		char *err, size_t errlen)
 {
-	struct fw_ctx ctx = { .family = NFPROTO_INET, .err = err,
-			      .errlen = errlen };
+	struct fw_ctx ctx = fw_ctx_for(NFPROTO_INET, err, errlen);
 	int r = 0;
 
-	if (err && errlen)
-		err[0] = '\0';
 	if (!old && !new)
 		return fw_fail(&ctx, -EINVAL, "no network given");
 	if (old)

@@ -220,6 +220,14 @@ struct fw_ctx {
 	unsigned int elems_part;
 };
 
+/* The context of one planning call, for family, its error buffer emptied. */
+static inline struct fw_ctx fw_ctx_for(uint16_t family, char *err, size_t errlen)
+{
+	if (err && errlen)
+		err[0] = '\0';
+	return (struct fw_ctx){ .family = family, .err = err, .errlen = errlen };
+}
+
 /* nftables (not the kernel) keeps a set's key and data byte order in
  * the set's user data; without it `nft list` prints interface names as
  * "". */

@@ -648,26 +648,35 @@ int fw_guard_table_exists(struct fw *fw)
 	return fw_table_of(fw, NFPROTO_BRIDGE);
 }
 
-int fw_guard_clear(struct fw *fw)
+/* One batch that deletes our inet and/or bridge table. */
+static int fw_drop_tables(struct fw *fw, bool inet, bool bridge)
 {
 	struct fw_plan *plan = NULL;
-	int bridge, ret;
+	int ret = fw_plan_remove(inet, bridge, &plan);
 
-	bridge = fw_guard_table_exists(fw);
-	if (bridge <= 0)
-		return bridge;
-	ret = fw_plan_remove(false, true, &plan);
 	if (ret < 0)
 		return ret;
 	ret = fw_send_plan(fw, plan);
 	fw_plan_free(plan);
-	/* gone meanwhile: what was asked */
-	return ret == -ENOENT ? 0 : ret;
+	return ret;
+}
+
+int fw_guard_clear(struct fw *fw)
+{
+	int ret;
+
+	fw->errmsg[0] = '\0';
+	/* one round trip: the delete itself tells whether it was there */
+	ret = fw_drop_tables(fw, false, true);
+	if (ret == -ENOENT) {
+		fw->errmsg[0] = '\0';
+		return 0;
+	}
+	return ret;
 }
 
 int fw_remove(struct fw *fw)
 {
-	struct fw_plan *plan = NULL;
 	int inet, bridge, ret;
 
 	fw->errmsg[0] = '\0';
@@ -681,12 +690,7 @@ int fw_remove(struct fw *fw)
 	}
 	if (!inet && !bridge)
 		return 0;
-	ret = fw_plan_remove(inet, bridge, &plan);
-	if (ret < 0)
-		return ret;
-	ret = fw_send_plan(fw, plan);
-	fw_plan_free(plan);
-	return ret;
+	return fw_drop_tables(fw, inet, bridge);
 }
 
 /* 1 if a network of net's name is in table inet netd, 0 if not. */
